@@ -1,0 +1,29 @@
+"""ddperm: Docker Desktop's privileged Windows helper as a Python library.
+
+Every job is a vetted PowerShell script, run locally or over PowerShell Remoting,
+with inputs checked by a guard and answers validated as pydantic models.
+"""
+
+from ddperm.errors import (
+    AuthenticationError,
+    DdpermError,
+    HostError,
+    OutputError,
+    PolicyError,
+    TransportError,
+)
+from ddperm.guard import VM_NAME
+from ddperm.host import Host
+from ddperm.retry import RetryPolicy
+
+__all__ = [
+    "VM_NAME",
+    "AuthenticationError",
+    "DdpermError",
+    "Host",
+    "HostError",
+    "OutputError",
+    "PolicyError",
+    "RetryPolicy",
+    "TransportError",
+]

@@ -1,0 +1,1 @@
+"""One component per family of privileged jobs; each holds its models beside its calls."""

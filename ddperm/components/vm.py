@@ -1,0 +1,7 @@
+"""PLACEHOLDER: to be written."""
+
+from ddperm.components.base import Component
+
+
+class VMComponent(Component):
+    pass

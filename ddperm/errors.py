@@ -1,0 +1,55 @@
+"""The exception hierarchy: each class tells the caller what to do next."""
+
+from __future__ import annotations
+
+
+class DdpermError(Exception):
+    """Base class of every error ddperm raises on purpose."""
+
+
+class PolicyError(DdpermError):
+    """Refused by ddperm's guard before anything ran on the host."""
+
+
+class TransportError(DdpermError):
+    """Could not talk to the host; safe to retry for reads and ensure-style writes."""
+
+
+class AuthenticationError(TransportError):
+    """The host rejected the credentials; never retried."""
+
+
+class OutputError(DdpermError):
+    """The host answered, but the answer did not match the expected model."""
+
+
+class HostError(DdpermError):
+    """The host ran the script and reported an error record."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fully_qualified_error_id: str = "",
+        category: str = "NotSpecified",
+        target: str = "",
+        exception_type: str = "",
+        script: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fully_qualified_error_id = fully_qualified_error_id
+        self.category = category
+        self.target = target
+        self.exception_type = exception_type
+        self.script = script
+
+    @property
+    def error_id(self) -> str:
+        """The part of the FullyQualifiedErrorId before the first comma."""
+        return self.fully_qualified_error_id.split(",", 1)[0]
+
+    def __str__(self) -> str:
+        where = f" [{self.script}]" if self.script else ""
+        fqid = f" ({self.fully_qualified_error_id})" if self.fully_qualified_error_id else ""
+        return f"{self.message}{fqid}{where}"

@@ -1,0 +1,78 @@
+"""Error records the twin raises, shaped like the ones Windows PowerShell writes."""
+
+from __future__ import annotations
+
+from ddperm.errors import HostError
+
+
+class ErrorRecord(Exception):
+    """A PowerShell ErrorRecord: message, FullyQualifiedErrorId, category, target, type."""
+
+    def __init__(
+        self,
+        message: str,
+        fqid: str,
+        category: str = "NotSpecified",
+        target: str = "",
+        exception_type: str = "System.Management.Automation.RuntimeException",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fqid = fqid
+        self.category = category
+        self.target = target
+        self.exception_type = exception_type
+
+    def to_host_error(self, script: str) -> HostError:
+        return HostError(
+            self.message,
+            fully_qualified_error_id=self.fqid,
+            category=self.category,
+            target=self.target,
+            exception_type=self.exception_type,
+            script=script,
+        )
+
+
+def parameter_not_found(script: str, name: str) -> ErrorRecord:
+    return ErrorRecord(
+        f"A parameter cannot be found that matches parameter name '{name}'.",
+        f"NamedParameterNotFound,{script}",
+        "InvalidArgument",
+        name,
+        "System.Management.Automation.ParameterBindingException",
+    )
+
+
+def missing_mandatory(script: str, names: list[str]) -> ErrorRecord:
+    joined = " ".join(names)
+    return ErrorRecord(
+        f"Cannot process command because of one or more missing mandatory parameters: {joined}.",
+        f"MissingMandatoryParameter,{script}",
+        "InvalidArgument",
+        "",
+        "System.Management.Automation.ParameterBindingException",
+    )
+
+
+def validate_set_failed(script: str, name: str, value: object, allowed: list[str]) -> ErrorRecord:
+    return ErrorRecord(
+        f"Cannot validate argument on parameter '{name}'. The argument \"{value}\" does not "
+        f'belong to the set "{",".join(allowed)}" specified by the ValidateSet attribute. '
+        "Supply an argument that is in the set and then try the command again.",
+        f"ParameterArgumentValidationError,{script}",
+        "InvalidData",
+        name,
+        "System.Management.Automation.ParameterBindingValidationException",
+    )
+
+
+def requires_elevation(command_fqid: str) -> ErrorRecord:
+    """What DISM/Hyper-V cmdlets say to a caller that is not elevated."""
+    return ErrorRecord(
+        "The requested operation requires elevation.",
+        command_fqid,
+        "NotSpecified",
+        "",
+        "System.Runtime.InteropServices.COMException",
+    )

@@ -1,0 +1,177 @@
+"""FakeHost: the state model of one Windows machine running Docker Desktop.
+
+Everything is plain data that tests seed directly, e.g.::
+
+    fake = FakeHost()
+    fake.os.ui_culture = "de-DE"
+    fake.features["Microsoft-Hyper-V"] = "Disabled"
+    fake.fs.write_bytes(HOSTS_PATH, b"# 3 MB of comments" * 180_000)
+
+Behaviour (what each script does to this state, and how it fails) lives in
+``ddperm.testing.jobs``; the protocol that serves it lives in the runners.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS, FakeFileSystem
+
+HOSTS_PATH = r"C:\Windows\System32\drivers\etc\hosts"
+DEFAULT_DATA_FOLDER = r"C:\ProgramData\DockerDesktop\vm-data"
+CONTAINERS_DATA_ROOT = r"C:\ProgramData\Docker"
+POLICY_FOLDER = r"C:\ProgramData\ddperm"
+HYPERV_ADMINISTRATORS = "S-1-5-32-578"
+DOCKER_USERS_SID = "S-1-5-21-1004336348-1177238915-682003330-1009"
+
+STOCK_HOSTS = (
+    b"# Copyright (c) 1993-2009 Microsoft Corp.\r\n#\r\n"
+    b"# This is a sample HOSTS file used by Microsoft TCP/IP for Windows.\r\n#\r\n"
+    b"# localhost name resolution is handled within DNS itself.\r\n"
+    b"#\t127.0.0.1       localhost\r\n#\t::1             localhost\r\n"
+)
+
+REQUIRED_FEATURES = ("Microsoft-Hyper-V", "Microsoft-Hyper-V-Hypervisor", "Containers")
+
+
+@dataclass
+class OSInfo:
+    caption: str = "Microsoft Windows 11 Pro"
+    version: str = "10.0.22631"
+    build: int = 22631
+    edition: str = "Professional"
+    powershell_version: str = "5.1.22621.2506"
+    ui_culture: str = "en-US"
+    computer_name: str = "DEV-PC01"
+
+
+@dataclass
+class Caller:
+    """Who the scripts run as (the remoting or local user)."""
+
+    user: str = r"DEV-PC01\dev"
+    sid: str = "S-1-5-21-1004336348-1177238915-682003330-1001"
+    elevated: bool = True
+    groups: set[str] = field(default_factory=lambda: {ADMINISTRATORS, USERS, DOCKER_USERS_SID})
+
+
+@dataclass
+class FakeService:
+    name: str
+    display_name: str
+    status: str = "Stopped"  # Running, Stopped, StartPending, StopPending, Paused
+    start_type: str = "Manual"  # Automatic, Manual, Disabled
+    hangs_on_stop: bool = False
+
+
+@dataclass
+class FakeGroup:
+    name: str
+    sid: str
+    members: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakeVHD:
+    """Get-VHD's view of a disk file (the bytes themselves are a sized file in ``fs``)."""
+
+    path: str
+    size: int
+    format: str = "VHDX"  # VHD, VHDX, VHDSet
+    type: str = "Dynamic"  # Fixed, Dynamic, Differencing
+    minimum_size: int | None = None
+    logical_sector_size: int = 512
+    physical_sector_size: int = 4096
+    block_size: int = 33_554_432
+    attached: bool = False
+
+
+@dataclass
+class FakeVM:
+    name: str
+    state: str = "Off"  # Hyper-V's VMState names: Off, Running, Saved, Paused, Starting, ...
+    vm_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    generation: int = 2
+    processor_count: int = 2
+    memory_startup_bytes: int = 2 * 2**30
+    vhd_path: str = ""
+    path: str = ""
+    hangs_on_shutdown: bool = False
+
+
+def _default_services() -> dict[str, FakeService]:
+    return {
+        "vmms": FakeService("vmms", "Hyper-V Virtual Machine Management", "Running", "Automatic"),
+        "vmcompute": FakeService("vmcompute", "Hyper-V Host Compute Service", "Running", "Manual"),
+        "com.docker.service": FakeService(
+            "com.docker.service", "Docker Desktop Service", "Running", "Manual"
+        ),
+        "docker": FakeService("docker", "Docker Engine", "Stopped", "Manual"),
+    }
+
+
+def _default_fs() -> FakeFileSystem:
+    fs = FakeFileSystem()
+    for folder in (r"C:\Windows\System32\drivers\etc", r"C:\Program Files", r"C:\Users\dev"):
+        fs.mkdir(folder)
+    fs.write_bytes(HOSTS_PATH, STOCK_HOSTS)
+    fs.mkdir(DEFAULT_DATA_FOLDER)
+    fs.set_acl(r"C:\ProgramData", {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl"})
+    return fs
+
+
+@dataclass
+class FakeHost:
+    """One Windows machine. Seed any field; the jobs act on it as Windows would."""
+
+    os: OSInfo = field(default_factory=OSInfo)
+    caller: Caller = field(default_factory=Caller)
+    fs: FakeFileSystem = field(default_factory=_default_fs)
+    vms: list[FakeVM] = field(default_factory=list)
+    vhds: dict[str, FakeVHD] = field(default_factory=dict)  # key: path.lower()
+    features: dict[str, str] = field(
+        default_factory=lambda: {
+            "Microsoft-Hyper-V-All": "Enabled",
+            "Microsoft-Hyper-V": "Enabled",
+            "Microsoft-Hyper-V-Hypervisor": "Enabled",
+            "Microsoft-Hyper-V-Services": "Enabled",
+            "Microsoft-Hyper-V-Management-PowerShell": "Enabled",
+            "Containers": "Enabled",
+            "VirtualMachinePlatform": "Disabled",
+            "HypervisorPlatform": "Disabled",
+        }
+    )
+    hypervisorlaunchtype: str | None = "Auto"  # "Auto", "Off", or None when never set
+    hypervisor_present: bool = True
+    services: dict[str, FakeService] = field(default_factory=_default_services)
+    groups: dict[str, FakeGroup] = field(
+        default_factory=lambda: {
+            "docker-users": FakeGroup("docker-users", DOCKER_USERS_SID, [r"DEV-PC01\dev"]),
+            "Hyper-V Administrators": FakeGroup("Hyper-V Administrators", HYPERV_ADMINISTRATORS),
+        }
+    )
+    restart_pending: bool = False
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def execute(self, script: str, params: Mapping[str, Any]) -> object:
+        """Run the twin's version of ``script``; raises ``ErrorRecord`` as Windows would."""
+        from ddperm.testing import jobs  # noqa: F401  (registers every handler)
+        from ddperm.testing.dispatch import dispatch
+
+        with self._lock:
+            self.calls.append((script, dict(params)))
+            return dispatch(self, script, params)
+
+    # -- small queries the jobs share ------------------------------------------------
+
+    def vms_named(self, name: str) -> list[FakeVM]:
+        """Hyper-V matches VM names case-insensitively."""
+        return [vm for vm in self.vms if vm.name.lower() == name.lower()]
+
+    def vhd(self, path: str) -> FakeVHD | None:
+        return self.vhds.get(path.lower())

@@ -1,0 +1,370 @@
+"""A Windows-like file system for the twin: drives, case-insensitive names,
+junctions, symbolic links, hardlinks, read-only and locked files, and ACLs.
+
+Intermediate junctions and symlinks are followed the way Windows follows them
+(a path through a junction lands in its target), so tests of link attacks mean
+something; the last component is only followed when asked (``follow=True``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+SYSTEM = "S-1-5-18"
+ADMINISTRATORS = "S-1-5-32-544"
+USERS = "S-1-5-32-545"
+EVERYONE = "S-1-1-0"
+_MAX_LINK_HOPS = 31  # Windows gives up after this many reparse hops
+
+
+class FsErrorKind(str, enum.Enum):
+    NOT_FOUND = "NotFound"
+    EXISTS = "AlreadyExists"
+    ACCESS_DENIED = "AccessDenied"
+    SHARING_VIOLATION = "SharingViolation"
+    NOT_EMPTY = "DirectoryNotEmpty"
+    NOT_A_DIRECTORY = "NotADirectory"
+    IS_A_DIRECTORY = "IsADirectory"
+    LINK_LOOP = "LinkLoop"
+    DISK_FULL = "DiskFull"
+
+
+class FsError(Exception):
+    """A file-system failure; twin handlers turn it into the PowerShell error Windows gives."""
+
+    def __init__(self, kind: FsErrorKind, path: str) -> None:
+        super().__init__(f"{kind.value}: {path}")
+        self.kind = kind
+        self.path = path
+
+
+class Kind(str, enum.Enum):
+    DIRECTORY = "Directory"
+    FILE = "File"
+    JUNCTION = "Junction"
+    SYMLINK = "SymbolicLink"
+
+
+@dataclass
+class FileData:
+    """The file itself; hardlinks share one FileData, so ``links`` counts names."""
+
+    data: bytes = b""
+    size: int | None = None  # set for large files whose bytes are not modelled (VHDX)
+    readonly: bool = False
+    locked: bool = False  # open elsewhere without sharing: writes, moves and deletes fail
+    links: int = 1
+
+    @property
+    def length(self) -> int:
+        return self.size if self.size is not None else len(self.data)
+
+
+@dataclass
+class Node:
+    kind: Kind
+    name: str
+    file: FileData | None = None
+    target: str = ""
+    children: dict[str, Node] = field(default_factory=dict)
+    acl: dict[str, str] | None = None  # SID -> "Read" | "Modify" | "FullControl"; None inherits
+    hidden: bool = False
+
+    @property
+    def is_reparse_point(self) -> bool:
+        return self.kind in (Kind.JUNCTION, Kind.SYMLINK)
+
+
+@dataclass(frozen=True)
+class Stat:
+    path: str
+    kind: Kind
+    size: int
+    links: int
+    readonly: bool
+    locked: bool
+    target: str
+
+    @property
+    def is_reparse_point(self) -> bool:
+        return self.kind in (Kind.JUNCTION, Kind.SYMLINK)
+
+
+def split(path: str) -> tuple[str, list[str]]:
+    """``C:\\a\\b`` -> ("C:", ["a", "b"]); forward slashes are accepted."""
+    norm = path.replace("/", "\\")
+    if len(norm) < 2 or norm[1] != ":" or not norm[0].isalpha():
+        raise ValueError(f"not an absolute drive path: {path!r}")
+    return norm[:2].upper(), [p for p in norm[2:].split("\\") if p]
+
+
+def join(drive: str, parts: list[str]) -> str:
+    return drive + "\\" + "\\".join(parts)
+
+
+def parent_of(path: str) -> str:
+    drive, parts = split(path)
+    return join(drive, parts[:-1])
+
+
+class FakeFileSystem:
+    """The twin's disks. Volumes are separate: a move between them is copy plus delete."""
+
+    def __init__(self, drives: tuple[str, ...] = ("C:",), free_bytes: int = 200 * 2**30) -> None:
+        self.volumes: dict[str, Node] = {}
+        self.free: dict[str, int] = {}
+        for drive in drives:
+            self.add_volume(drive, free_bytes)
+
+    def add_volume(self, drive: str, free_bytes: int = 200 * 2**30) -> None:
+        letter = drive.upper().rstrip("\\")
+        self.volumes[letter] = Node(Kind.DIRECTORY, letter)
+        self.free[letter] = free_bytes
+
+    # -- resolution -----------------------------------------------------------------
+
+    def _walk(self, path: str, *, follow: bool) -> tuple[str, list[str], Node | None, Node | None]:
+        """Resolve ``path``; returns (drive, final parts, parent node, node or None)."""
+        drive, parts = split(path)
+        hops = 0
+        while True:
+            root = self.volumes.get(drive)
+            if root is None:
+                raise FsError(FsErrorKind.NOT_FOUND, path)
+            node, parent = root, None
+            done: list[str] = []
+            restarted = False
+            for i, part in enumerate(parts):
+                if node.kind is not Kind.DIRECTORY:
+                    raise FsError(FsErrorKind.NOT_A_DIRECTORY, join(drive, done))
+                parent, child = node, node.children.get(part.lower())
+                if child is None:
+                    return drive, done + parts[i:], parent if i == len(parts) - 1 else None, None
+                last = i == len(parts) - 1
+                if child.is_reparse_point and (follow or not last):
+                    hops += 1
+                    if hops > _MAX_LINK_HOPS:
+                        raise FsError(FsErrorKind.LINK_LOOP, path)
+                    drive, target_parts = split(child.target)
+                    parts = target_parts + parts[i + 1 :]
+                    restarted = True
+                    break
+                done.append(child.name)
+                node = child
+            if not restarted:
+                return drive, done, parent, node
+
+    def resolve(self, path: str) -> str:
+        """The final path, every link followed (``GetFinalPathNameByHandle``)."""
+        drive, parts, _, node = self._walk(path, follow=True)
+        if node is None:
+            raise FsError(FsErrorKind.NOT_FOUND, path)
+        return join(drive, parts)
+
+    def _node(self, path: str, *, follow: bool = False) -> Node:
+        _, _, _, node = self._walk(path, follow=follow)
+        if node is None:
+            raise FsError(FsErrorKind.NOT_FOUND, path)
+        return node
+
+    def exists(self, path: str, *, follow: bool = False) -> bool:
+        try:
+            self._node(path, follow=follow)
+        except FsError:
+            return False
+        return True
+
+    def stat(self, path: str, *, follow: bool = False) -> Stat:
+        drive, parts, _, node = self._walk(path, follow=follow)
+        if node is None:
+            raise FsError(FsErrorKind.NOT_FOUND, path)
+        f = node.file
+        return Stat(
+            path=join(drive, parts),
+            kind=node.kind,
+            size=f.length if f else 0,
+            links=f.links if f else 1,
+            readonly=bool(f and f.readonly),
+            locked=bool(f and f.locked),
+            target=node.target,
+        )
+
+    def reparse_points_on(self, path: str) -> list[str]:
+        """Every existing component of ``path`` (as written) that is a junction or symlink."""
+        drive, parts = split(path)
+        node = self.volumes.get(drive)
+        found: list[str] = []
+        walked: list[str] = []
+        for part in parts:
+            if node is None or node.kind is not Kind.DIRECTORY:
+                break
+            child = node.children.get(part.lower())
+            if child is None:
+                break
+            walked.append(child.name)
+            if child.is_reparse_point:
+                found.append(join(drive, walked))
+                break
+            node = child
+        return found
+
+    # -- creation -------------------------------------------------------------------
+
+    def _create(self, path: str, node: Node) -> Node:
+        drive, parts, _, existing = self._walk(path, follow=False)
+        if existing is not None:
+            raise FsError(FsErrorKind.EXISTS, path)
+        parent = self._node(join(drive, parts[:-1]), follow=True) if parts[:-1] else None
+        parent = parent or self.volumes[drive]
+        if parent.kind is not Kind.DIRECTORY:
+            raise FsError(FsErrorKind.NOT_A_DIRECTORY, join(drive, parts[:-1]))
+        node.name = parts[-1]
+        parent.children[node.name.lower()] = node
+        return node
+
+    def mkdir(self, path: str, *, parents: bool = True, exist_ok: bool = True) -> None:
+        drive, parts = split(path)
+        for i in range(1 if parents else len(parts), len(parts) + 1):
+            sub = join(drive, parts[:i])
+            if self.exists(sub, follow=True):
+                if i == len(parts) and not exist_ok:
+                    raise FsError(FsErrorKind.EXISTS, sub)
+                continue
+            self._create(sub, Node(Kind.DIRECTORY, ""))
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Create or overwrite a file's content (parents are created)."""
+        self.mkdir(parent_of(path))
+        _, _, _, node = self._walk(path, follow=True)
+        if node is None:
+            self._create(path, Node(Kind.FILE, "", file=FileData(data=bytes(data))))
+            return
+        f = self._file(node, path)
+        if f.readonly:
+            raise FsError(FsErrorKind.ACCESS_DENIED, path)
+        if f.locked:
+            raise FsError(FsErrorKind.SHARING_VIOLATION, path)
+        f.data, f.size = bytes(data), None
+
+    def create_sized_file(self, path: str, size: int) -> None:
+        """A file whose length matters but whose bytes are not modelled (a VHDX)."""
+        self.mkdir(parent_of(path))
+        self._create(path, Node(Kind.FILE, "", file=FileData(size=size)))
+
+    def junction(self, path: str, target: str) -> None:
+        self.mkdir(parent_of(path))
+        self._create(path, Node(Kind.JUNCTION, "", target=target))
+
+    def symlink(self, path: str, target: str) -> None:
+        self.mkdir(parent_of(path))
+        self._create(path, Node(Kind.SYMLINK, "", target=target))
+
+    def hardlink(self, path: str, existing: str) -> None:
+        source = self._node(existing, follow=True)
+        f = self._file(source, existing)
+        f.links += 1
+        self.mkdir(parent_of(path))
+        self._create(path, Node(Kind.FILE, "", file=f))
+
+    # -- reading --------------------------------------------------------------------
+
+    @staticmethod
+    def _file(node: Node, path: str) -> FileData:
+        if node.file is None:
+            raise FsError(FsErrorKind.IS_A_DIRECTORY, path)
+        return node.file
+
+    def read_bytes(self, path: str) -> bytes:
+        f = self._file(self._node(path, follow=True), path)
+        if f.locked:
+            raise FsError(FsErrorKind.SHARING_VIOLATION, path)
+        return f.data
+
+    def file_data(self, path: str) -> FileData:
+        """The shared file record behind ``path`` (flags, size, link count) for seeding."""
+        return self._file(self._node(path, follow=True), path)
+
+    def listdir(self, path: str) -> list[str]:
+        node = self._node(path, follow=True)
+        if node.kind is not Kind.DIRECTORY:
+            raise FsError(FsErrorKind.NOT_A_DIRECTORY, path)
+        return sorted(child.name for child in node.children.values())
+
+    def walk(self, path: str) -> Iterator[Stat]:
+        """Every entry below ``path``, children before their folder; links are not followed."""
+        for name in self.listdir(path):
+            child = join(*_dp(path, name))
+            st = self.stat(child)
+            if st.kind is Kind.DIRECTORY:
+                yield from self.walk(child)
+            yield st
+
+    # -- changing -------------------------------------------------------------------
+
+    def remove(self, path: str) -> None:
+        """Delete one entry; a link is removed itself, never its target."""
+        _, _, parent, node = self._walk(path, follow=False)
+        if node is None or parent is None:
+            raise FsError(FsErrorKind.NOT_FOUND, path)
+        if node.kind is Kind.DIRECTORY and node.children:
+            raise FsError(FsErrorKind.NOT_EMPTY, path)
+        if node.file is not None:
+            if node.file.readonly:
+                raise FsError(FsErrorKind.ACCESS_DENIED, path)
+            if node.file.locked:
+                raise FsError(FsErrorKind.SHARING_VIOLATION, path)
+            node.file.links -= 1
+        del parent.children[node.name.lower()]
+
+    def rename(self, source: str, destination: str) -> None:
+        """Move within one volume (keeps the node, its ACL and hardlinks)."""
+        src_drive, _, src_parent, node = self._walk(source, follow=False)
+        if node is None or src_parent is None:
+            raise FsError(FsErrorKind.NOT_FOUND, source)
+        if split(self._resolve_parent(destination))[0] != src_drive:
+            raise FsError(FsErrorKind.NOT_FOUND, destination)  # caller must copy across volumes
+        if node.file is not None and node.file.locked:
+            raise FsError(FsErrorKind.SHARING_VIOLATION, source)
+        if self.exists(destination):
+            raise FsError(FsErrorKind.EXISTS, destination)
+        del src_parent.children[node.name.lower()]
+        self._create(destination, node)
+
+    def _resolve_parent(self, path: str) -> str:
+        return self.resolve(parent_of(path))
+
+    def copy_file(self, source: str, destination: str) -> None:
+        """Copy a file's content to a new file (ACL inherited from the destination)."""
+        src = self._file(self._node(source, follow=True), source)
+        if src.locked:
+            raise FsError(FsErrorKind.SHARING_VIOLATION, source)
+        drive = split(self._resolve_parent(destination))[0]
+        if src.length > self.free[drive]:
+            raise FsError(FsErrorKind.DISK_FULL, destination)
+        self.free[drive] -= src.length
+        copy = FileData(data=src.data, size=src.size)
+        self._create(destination, Node(Kind.FILE, "", file=copy))
+
+    def set_acl(self, path: str, acl: dict[str, str] | None) -> None:
+        self._node(path).acl = dict(acl) if acl is not None else None
+
+    def acl(self, path: str) -> dict[str, str]:
+        """The effective ACL: the nearest explicit one on the path (inheritance)."""
+        drive, parts = split(path)
+        for i in range(len(parts), -1, -1):
+            sub = join(drive, parts[:i])
+            if self.exists(sub):
+                node = self._node(sub)
+                if node.acl is not None:
+                    return dict(node.acl)
+        return {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USERS: "Read"}
+
+    def volume_of(self, path: str) -> str:
+        return split(self.resolve(path) if self.exists(path, follow=True) else path)[0]
+
+
+def _dp(path: str, name: str) -> tuple[str, list[str]]:
+    drive, parts = split(path)
+    return drive, [*parts, name]

@@ -1,0 +1,3 @@
+"""The twin's behaviour, one module per family of scripts (importing registers them)."""
+
+from ddperm.testing.jobs import system  # noqa: F401
