@@ -1,0 +1,3 @@
+from ddperm.cli import main
+
+main()
