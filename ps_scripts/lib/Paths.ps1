@@ -1,0 +1,73 @@
+# ddperm path library: the host-side re-check of every path a privileged job acts on.
+# Python's guard.check_path vets the string; only the host can see links, so this walks
+# the path as it exists on disk (Docker Desktop CVE-2022-25365, -31647, -34292).
+# Error ids: DdpermUnsafePath (bad string), DdpermReparsePoint (a junction, symbolic link
+# or mount point on the path), DdpermSystemPath (the final path is a system folder).
+
+# Drive-less, lowercase; keep equal to ddperm.guard.SYSTEM_FOLDERS (a test checks it).
+$DdpermSystemFolders = @(
+    '\windows',
+    '\program files',
+    '\program files (x86)',
+    '\programdata\microsoft',
+    '\system volume information',
+    '\$recycle.bin',
+    '\recovery',
+    '\boot',
+    '\users\default',
+    '\users\public'
+)
+
+function New-DdpermPathError {
+    # An ErrorRecord whose FullyQualifiedErrorId is exactly $Id (thrown with 'throw').
+    param([string]$Id, [string]$Message, [string]$Target)
+    $exception = New-Object System.InvalidOperationException $Message
+    return New-Object System.Management.Automation.ErrorRecord @(
+        $exception, $Id, [System.Management.Automation.ErrorCategory]::SecurityError, $Target)
+}
+
+function Assert-DdpermSafePath {
+    # Returns the full path when it is safe to act on; throws otherwise. Never follows a link:
+    # every existing component is inspected for FILE_ATTRIBUTE_REPARSE_POINT, including the
+    # last one and dangling links (GetAttributes does not follow reparse points).
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)] [string]$Path,
+        [string]$What = 'path'
+    )
+    $shapeOk = ($Path -match '^[A-Za-z]:\\') -and ($Path -notmatch '[\x00-\x1f<>"|?*/]') -and
+        ($Path.IndexOf(':', 2) -lt 0)
+    $parts = @()
+    if ($shapeOk) { $parts = @($Path.Substring(3).Split('\') | Where-Object { $_ -ne '' }) }
+    foreach ($part in $parts) {
+        if ($part -eq '.' -or $part -eq '..' -or $part -match '~[0-9]' -or $part -match '[. ]$') {
+            $shapeOk = $false
+        }
+    }
+    if (-not $shapeOk -or $parts.Count -eq 0) {
+        throw (New-DdpermPathError 'DdpermUnsafePath' "The $What is not an absolute local path ddperm may use: '$Path'." $Path)
+    }
+    $current = $Path.Substring(0, 2).ToUpperInvariant()
+    foreach ($part in $parts) {
+        $current = $current + '\' + $part
+        try {
+            $attributes = [System.IO.File]::GetAttributes($current)
+        } catch [System.IO.FileNotFoundException] {
+            break
+        } catch [System.IO.DirectoryNotFoundException] {
+            break
+        }
+        if (($attributes -band [System.IO.FileAttributes]::ReparsePoint) -ne 0) {
+            throw (New-DdpermPathError 'DdpermReparsePoint' "Refusing the $What '$Path': '$current' is a junction, symbolic link or mount point." $current)
+        }
+    }
+    # No component is a link, so the final path is the path itself; re-check it resolved.
+    $full = [System.IO.Path]::GetFullPath($Path)
+    $relative = $full.Substring(2).TrimEnd('\').ToLowerInvariant()
+    foreach ($folder in $DdpermSystemFolders) {
+        if ($relative -eq $folder -or $relative.StartsWith($folder + '\')) {
+            throw (New-DdpermPathError 'DdpermSystemPath' "Refusing the $What '$Path': it is inside the system folder '$folder'." $full)
+        }
+    }
+    return $full
+}
