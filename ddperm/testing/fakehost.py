@@ -61,11 +61,15 @@ class Caller:
 
 @dataclass
 class FakeService:
+    """A Windows service. ``start_seconds``/``stop_seconds`` are how long a start or stop
+    takes in simulated time (``math.inf``: it hangs pending); nothing really sleeps."""
+
     name: str
     display_name: str
     status: str = "Stopped"  # Running, Stopped, StartPending, StopPending, Paused
-    start_type: str = "Manual"  # Automatic, Manual, Disabled
-    hangs_on_stop: bool = False
+    start_type: str = "Manual"  # Automatic, Manual, Disabled (Boot, System for drivers)
+    start_seconds: float = 2.0
+    stop_seconds: float = 2.0
 
 
 @dataclass
@@ -147,6 +151,7 @@ class FakeHost:
     )
     hypervisorlaunchtype: str | None = "Auto"  # "Auto", "Off", or None when never set
     hypervisor_present: bool = True
+    dism_com_registered: bool = True  # False: pwsh 7 without DISM COM class (PowerShell #13866)
     services: dict[str, FakeService] = field(default_factory=_default_services)
     groups: dict[str, FakeGroup] = field(
         default_factory=lambda: {
