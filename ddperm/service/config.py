@@ -1,0 +1,35 @@
+"""Where the service listens and logs by default, per platform and privilege."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+PIPE_NAME = r"\\.\pipe\ddperm"
+ADDRESS_ENV = "DDPERM_SERVICE"
+
+
+def default_address() -> str:
+    """``$DDPERM_SERVICE``, else the named pipe on Windows, else a socket in a runtime dir."""
+    configured = os.environ.get(ADDRESS_ENV)
+    if configured:
+        return configured
+    if sys.platform == "win32":
+        return PIPE_NAME
+    if os.geteuid() == 0:
+        return "/run/ddperm/ddperm.sock"
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or str(_state_home())
+    return str(Path(runtime, "ddperm", "ddperm.sock"))
+
+
+def default_audit_log() -> Path:
+    if sys.platform == "win32":
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "ddperm", "audit.jsonl")
+    if os.geteuid() == 0:
+        return Path("/var/log/ddperm/audit.jsonl")
+    return _state_home() / "ddperm" / "audit.jsonl"
+
+
+def _state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")

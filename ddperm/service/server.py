@@ -1,0 +1,150 @@
+"""The service core: one request in, one validated job run, one response and audit line out.
+
+Transport-neutral: the Unix-socket and named-pipe listeners hand it a byte
+stream and the peer the operating system reported; it never trusts anything
+the client says about itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ddperm.errors import HostError, OutputError, PolicyError, TransportError
+from ddperm.host import Host
+from ddperm.service.audit import AuditLog
+from ddperm.service.framing import MAX_REQUEST_BYTES, FrameError, Stream, encode_frame, read_frame
+from ddperm.service.peer import Peer
+from ddperm.service.protocol import (
+    RequestError,
+    Response,
+    encode_response,
+    error_response,
+    parse_envelope,
+)
+from ddperm.service.routes import ROUTES
+
+DEFAULT_GROUP = "docker-users"
+
+
+class ServiceStartError(Exception):
+    """The service refused to start; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a single connection may ask of the service."""
+
+    max_request_bytes: int = MAX_REQUEST_BYTES
+    read_timeout: float = 10.0
+    max_connections: int = 256
+
+
+class Service:
+    """Validates and runs requests against one ``Host``, one job at a time."""
+
+    def __init__(
+        self,
+        host: Host,
+        audit: AuditLog,
+        *,
+        windows_containers_enabled: bool = True,
+        limits: Limits | None = None,
+    ) -> None:
+        self.host = host
+        self.audit = audit
+        self.windows_containers_enabled = (
+            windows_containers_enabled and host.windows_containers_enabled
+        )
+        self.limits = limits or Limits()
+        self._job_lock = threading.Lock()
+
+    def handle(self, body: bytes, peer: Peer) -> Response:
+        """Answer one framed request body; every request is audited, whatever its fate."""
+        started = time.monotonic()
+        request_id: str | None = None
+        route_name: str | None = None
+        params: dict[str, Any] | None = None
+        try:
+            envelope = parse_envelope(body)
+            request_id, route_name = envelope.id, envelope.route
+            route = ROUTES.get(envelope.route)
+            if route is None:
+                raise RequestError("unknown_route", f"no route named {envelope.route!r}")
+            request = route.parse(envelope.params)
+            params = request.model_dump(mode="json")
+            if route.windows_engine and not self.windows_containers_enabled:
+                raise RequestError(
+                    "policy_refused",
+                    "Windows containers are disabled on this host (--no-windows-containers)",
+                )
+            with self._job_lock:
+                result = route.run(self.host, request)
+            response = Response(id=request_id, ok=True, result=result.model_dump(mode="json"))
+        except Exception as exc:  # every failure becomes an error response, never a crash
+            response = _error_for(exc, request_id)
+        error = response.error
+        self.audit.record(
+            "request",
+            peer=peer,
+            route=route_name,
+            params=params,
+            outcome="ok" if error is None else error.code,
+            error=None if error is None else error.message,
+            duration_ms=round((time.monotonic() - started) * 1000, 3),
+        )
+        return response
+
+    def serve_connection(self, stream: Stream, peer: Peer) -> None:
+        """Answer framed requests until the client closes, stalls, or breaks the framing."""
+        try:
+            while True:
+                try:
+                    body = read_frame(
+                        stream,
+                        limit=self.limits.max_request_bytes,
+                        timeout=self.limits.read_timeout,
+                    )
+                except FrameError as exc:
+                    self.audit.record(
+                        "request", peer=peer, route=None, outcome=exc.code, error=exc.message
+                    )
+                    send(stream, error_response(exc.code, exc.message))
+                    return
+                if body is None:
+                    return
+                send(stream, self.handle(body, peer))
+        except OSError:
+            return  # the client went away; nothing half-done is left (jobs run to completion)
+        finally:
+            stream.close()
+
+
+def send(stream: Stream, response: Response) -> None:
+    try:
+        frame = encode_frame(encode_response(response))
+    except ValueError:
+        frame = encode_frame(
+            encode_response(error_response("internal_error", "the response is too large"))
+        )
+    stream.sendall(frame)
+
+
+def _error_for(exc: Exception, request_id: str | None) -> Response:
+    if isinstance(exc, RequestError):
+        return error_response(exc.code, exc.message, id=request_id)
+    if isinstance(exc, PolicyError):
+        return error_response("policy_refused", str(exc), id=request_id)
+    if isinstance(exc, HostError):
+        return error_response(
+            "host_error", exc.message, id=request_id, fqid=exc.fully_qualified_error_id
+        )
+    if isinstance(exc, TransportError):
+        return error_response("transport_error", str(exc), id=request_id)
+    if isinstance(exc, OutputError):
+        return error_response("output_error", str(exc), id=request_id)
+    return error_response(
+        "internal_error", f"the service failed ({type(exc).__name__})", id=request_id
+    )

@@ -1,0 +1,222 @@
+"""The POSIX listener: an AF_UNIX socket owned root:<group>, mode 0660, in a safe directory.
+
+Defences, in order: the socket's directory and every ancestor must be owned by
+root (or the service's own user) and not writable by others (a sticky ancestor
+such as /tmp is fine), so nobody can replace the socket; a live socket already
+at the path means someone else is serving there, so the service refuses to start
+(the POSIX twin of squatting, CVE-2020-11492); the socket is bound with a umask
+that leaves it owner-only until it has its final owner, group and mode; and every
+accepted connection is checked with the kernel's record of the peer
+(``SO_PEERCRED`` + ``SO_PEERGROUPS``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import socket
+import stat
+import threading
+from pathlib import Path
+
+from ddperm.service.peer import Peer, PeerCredentialError, is_authorized, unix_peer
+from ddperm.service.protocol import error_response
+from ddperm.service.server import Service, ServiceStartError, send
+
+SOCKET_MODE = 0o660
+
+
+class SocketStream:
+    """A connected socket as a framing ``Stream``; writes share the read deadline."""
+
+    def __init__(self, sock: socket.socket, write_timeout: float) -> None:
+        self.sock = sock
+        self.write_timeout = write_timeout
+
+    def recv(self, size: int, timeout: float) -> bytes:
+        self.sock.settimeout(timeout)
+        return self.sock.recv(size)
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.settimeout(self.write_timeout)
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
+def check_directory(directory: Path) -> None:
+    """Refuse a socket directory that anyone but root or this user could replace."""
+    trusted = {0, os.geteuid()}
+    for index, folder in enumerate([directory, *directory.parents]):
+        info = folder.lstat()
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            raise ServiceStartError(f"{folder} is not a plain directory")
+        if info.st_uid not in trusted:
+            raise ServiceStartError(f"{folder} is owned by uid {info.st_uid}, not root")
+        writable_by_others = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        sticky = info.st_mode & stat.S_ISVTX
+        if writable_by_others and (index == 0 or not sticky):
+            raise ServiceStartError(f"{folder} is writable by other users; cannot protect it")
+
+
+def prepare_directory(directory: Path) -> Path:
+    directory = Path(os.path.realpath(directory))
+    if not directory.exists():
+        directory.mkdir(mode=0o755, parents=True)
+    check_directory(directory)
+    return directory
+
+
+def refuse_if_in_use(path: Path) -> None:
+    """Remove a stale socket; refuse a live one or anything that is not a socket."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(info.st_mode):
+        raise ServiceStartError(f"{path} exists and is not a socket; refusing to replace it")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(2.0)
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        path.unlink(missing_ok=True)  # stale: nobody listens any more
+        return
+    finally:
+        probe.close()
+    raise ServiceStartError(f"another process is already serving on {path}; refusing to start")
+
+
+def bind_socket(path: Path, gid: int) -> socket.socket:
+    """A listening socket at ``path``, owned by this user and ``gid``, mode 0660."""
+    path = prepare_directory(path.parent) / path.name
+    refuse_if_in_use(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    previous = os.umask(0o177)  # owner-only until owner, group and mode are final
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(previous)
+    try:
+        os.chown(path, os.geteuid(), gid)
+        os.chmod(path, SOCKET_MODE)
+    except PermissionError as exc:
+        sock.close()
+        path.unlink(missing_ok=True)
+        raise ServiceStartError(f"cannot give {path} to group id {gid}: {exc}") from exc
+    sock.listen(128)
+    return sock
+
+
+class UnixListener:
+    """Accepts connections, checks each peer, and serves each on its own thread."""
+
+    def __init__(self, service: Service, path: str | os.PathLike[str], group: str) -> None:
+        self.service = service
+        self.path = Path(path)
+        self.group = group
+        self.gid = group_id(group)
+        self._sock: socket.socket | None = None
+        self._stop = threading.Event()
+        self._accept_thread: threading.Thread | None = None
+        self._slots = threading.BoundedSemaphore(service.limits.max_connections)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def start(self) -> None:
+        self._sock = bind_socket(self.path, self.gid)
+        self._sock.settimeout(0.2)
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop, args=(self._sock,), daemon=True
+        )
+        self._accept_thread.start()
+        self.service.audit.record("start", address=str(self.path), group=self.group)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._accept_thread is not None:
+            self._accept_thread.join()
+        if self._sock is not None:
+            self._sock.close()
+            self.path.unlink(missing_ok=True)
+        with self._open_lock:
+            for conn in self._open:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        self.service.audit.record("stop", address=str(self.path))
+
+    def wait(self) -> None:
+        """Block until ``stop()`` (or forever)."""
+        self._stop.wait()
+
+    def __enter__(self) -> UnixListener:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _accept_loop(self, listening: socket.socket) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = listening.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    return
+                continue
+            conn.settimeout(self.service.limits.read_timeout)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        stream = SocketStream(conn, self.service.limits.read_timeout)
+        try:
+            peer = self._admit(conn)
+        except (OSError, PeerCredentialError) as exc:
+            self.service.audit.record("connection_refused", reason=str(exc))
+            stream.close()
+            return
+        if peer is None:
+            stream.close()
+            return
+        if not self._slots.acquire(blocking=False):
+            self.service.audit.record("connection_refused", peer=peer, reason="busy")
+            with contextlib.suppress(OSError):
+                send(stream, error_response("busy", "too many connections; try again"))
+            stream.close()
+            return
+        with self._open_lock:
+            self._open.add(conn)
+        try:
+            self.service.serve_connection(stream, peer)
+        finally:
+            with self._open_lock:
+                self._open.discard(conn)
+            self._slots.release()
+
+    def _admit(self, conn: socket.socket) -> Peer | None:
+        peer = unix_peer(conn)
+        if is_authorized(peer, str(self.gid)):
+            return peer
+        self.service.audit.record("connection_refused", peer=peer, reason="not in group")
+        with contextlib.suppress(OSError):
+            send(
+                SocketStream(conn, 1.0),
+                error_response("forbidden", f"only root and members of {self.group} may connect"),
+            )
+        return None
+
+
+def group_id(name: str) -> int:
+    """The gid of group ``name``; the service does not start without its group."""
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise ServiceStartError(
+            f"group {name!r} does not exist; create it (groupadd {name}) or pass --group"
+        ) from None

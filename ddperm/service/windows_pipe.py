@@ -1,0 +1,313 @@
+"""The Windows listener: a named pipe only SYSTEM, Administrators and the service group can open.
+
+The security descriptor and the flags are plain functions and constants, so they
+are tested on any platform; the pipe itself (pywin32) only exists on Windows.
+
+- Explicit DACL, protected from inheritance, never the default one (which lets
+  Everyone and Anonymous read): SYSTEM and Administrators full control, the group
+  read and write *without* ``FILE_CREATE_PIPE_INSTANCE`` (``GENERIC_WRITE`` would
+  include it and let a member host rogue instances of our pipe), and network
+  logons denied outright.
+- ``FILE_FLAG_FIRST_PIPE_INSTANCE``: if anyone created the pipe first (squatting,
+  CVE-2020-11492), creation fails and the service refuses to start.
+- ``PIPE_REJECT_REMOTE_CLIENTS``: remote clients are rejected by the kernel.
+- In code, on every connection: impersonate the client (a failure drops the
+  connection before anything runs), then ``CheckTokenMembership`` on its token.
+- As a client, ddperm opens pipes with ``SECURITY_SQOS_PRESENT |
+  SECURITY_IDENTIFICATION`` so a squatting server cannot act as the caller.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+SYSTEM_SID = "S-1-5-18"
+ADMINISTRATORS_SID = "S-1-5-32-544"
+
+# Windows SDK values (winbase.h, winnt.h, fileapi.h).
+PIPE_ACCESS_DUPLEX = 0x00000003
+FILE_FLAG_FIRST_PIPE_INSTANCE = 0x00080000
+FILE_FLAG_OVERLAPPED = 0x40000000
+PIPE_TYPE_BYTE = 0x00000000
+PIPE_READMODE_BYTE = 0x00000000
+PIPE_WAIT = 0x00000000
+PIPE_REJECT_REMOTE_CLIENTS = 0x00000008
+SECURITY_SQOS_PRESENT = 0x00100000
+SECURITY_IDENTIFICATION = 0x00010000
+# FILE_GENERIC_READ | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA: read and
+# write, but not FILE_APPEND_DATA, which on a pipe is FILE_CREATE_PIPE_INSTANCE.
+GROUP_PIPE_RIGHTS = 0x0012019B
+
+_SID = re.compile(r"^S-1-[0-9]{1,14}(-[0-9]{1,10}){1,15}$")
+
+
+def pipe_sddl(group_sid: str) -> str:
+    """The pipe's security descriptor in SDDL, for the service group ``group_sid``."""
+    if not _SID.match(group_sid):
+        raise ValueError(f"not a SID string: {group_sid!r}")
+    if group_sid in (SYSTEM_SID, ADMINISTRATORS_SID) or group_sid.startswith("S-1-1-"):
+        raise ValueError(f"the service group must be a dedicated group, not {group_sid}")
+    return (
+        "D:P"
+        "(D;;GA;;;NU)"  # network logons: denied
+        "(A;;GA;;;SY)"
+        "(A;;GA;;;BA)"
+        f"(A;;0x{GROUP_PIPE_RIGHTS:08x};;;{group_sid})"
+    )
+
+
+def server_open_mode(*, first: bool) -> int:
+    mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED
+    return mode | FILE_FLAG_FIRST_PIPE_INSTANCE if first else mode
+
+
+def server_pipe_mode() -> int:
+    return PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS
+
+
+def client_open_flags() -> int:
+    return FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION
+
+
+if sys.platform == "win32":
+    import contextlib
+    import threading
+    from typing import Any
+
+    import pywintypes
+    import win32api
+    import win32event
+    import win32file
+    import win32pipe
+    import win32security
+    import winerror
+
+    from ddperm.service.peer import Peer, is_authorized
+    from ddperm.service.protocol import error_response
+    from ddperm.service.server import Service, ServiceStartError, send
+
+    _GONE = (winerror.ERROR_BROKEN_PIPE, winerror.ERROR_PIPE_NOT_CONNECTED, winerror.ERROR_NO_DATA)
+    _SE_GROUP_ENABLED = 0x4
+
+    def lookup_group_sid(name: str) -> str:
+        try:
+            sid, _domain, _kind = win32security.LookupAccountName(None, name)
+        except pywintypes.error as exc:
+            raise ServiceStartError(f"group {name!r} does not exist: {exc.strerror}") from exc
+        return str(win32security.ConvertSidToStringSid(sid))
+
+    def _security_attributes(group_sid: str) -> Any:
+        descriptor = win32security.ConvertStringSecurityDescriptorToSecurityDescriptor(
+            pipe_sddl(group_sid), win32security.SDDL_REVISION_1
+        )
+        attributes = pywintypes.SECURITY_ATTRIBUTES()
+        attributes.SECURITY_DESCRIPTOR = descriptor
+        attributes.bInheritHandle = False
+        return attributes
+
+    def _overlapped() -> Any:
+        overlapped = pywintypes.OVERLAPPED()
+        overlapped.hEvent = win32event.CreateEvent(None, True, False, None)
+        return overlapped
+
+    class PipeStream:
+        """One pipe handle as a framing ``Stream`` (overlapped I/O, so reads have a deadline)."""
+
+        def __init__(self, handle: Any, write_timeout: float, *, server: bool) -> None:
+            self.handle = handle
+            self.write_timeout = write_timeout
+            self.server = server
+
+        def _wait(self, overlapped: Any, timeout: float) -> int:
+            millis = max(1, int(timeout * 1000))
+            if win32event.WaitForSingleObject(overlapped.hEvent, millis) != 0:
+                win32file.CancelIo(self.handle)
+                with contextlib.suppress(pywintypes.error):
+                    win32file.GetOverlappedResult(self.handle, overlapped, True)
+                raise TimeoutError("pipe operation timed out")
+            return int(win32file.GetOverlappedResult(self.handle, overlapped, False))
+
+        def recv(self, size: int, timeout: float) -> bytes:
+            overlapped = _overlapped()
+            buffer = win32file.AllocateReadBuffer(size)
+            try:
+                win32file.ReadFile(self.handle, buffer, overlapped)
+                count = self._wait(overlapped, timeout)
+            except pywintypes.error as exc:
+                if exc.winerror in _GONE:
+                    return b""
+                raise OSError(exc.winerror, exc.strerror) from exc
+            return bytes(buffer[:count])
+
+        def sendall(self, data: bytes) -> None:
+            while data:
+                overlapped = _overlapped()
+                try:
+                    win32file.WriteFile(self.handle, data, overlapped)
+                    written = self._wait(overlapped, self.write_timeout)
+                except pywintypes.error as exc:
+                    raise OSError(exc.winerror, exc.strerror) from exc
+                data = data[written:]
+
+        def close(self) -> None:
+            with contextlib.suppress(pywintypes.error):
+                if self.server:
+                    win32file.FlushFileBuffers(self.handle)
+                    win32pipe.DisconnectNamedPipe(self.handle)
+                win32file.CloseHandle(self.handle)
+
+    def connect_pipe(name: str, timeout: float) -> PipeStream:
+        """Open the client end with identification-only impersonation (CVE-2020-11492)."""
+        try:
+            win32pipe.WaitNamedPipe(name, max(1, int(timeout * 1000)))
+            handle = win32file.CreateFile(
+                name,
+                win32file.GENERIC_READ | win32file.GENERIC_WRITE,
+                0,
+                None,
+                win32file.OPEN_EXISTING,
+                client_open_flags(),
+                None,
+            )
+        except pywintypes.error as exc:
+            raise OSError(exc.winerror, exc.strerror) from exc
+        return PipeStream(handle, timeout, server=False)
+
+    def pipe_peer(handle: Any, group_sid: str) -> Peer:
+        """The client's identity from its own token, read while impersonating it."""
+        win32pipe.ImpersonateNamedPipeClient(handle)  # raises: nothing runs for this client
+        try:
+            token = win32security.OpenThreadToken(
+                win32api.GetCurrentThread(), win32security.TOKEN_QUERY, True
+            )
+            user_sid = win32security.GetTokenInformation(token, win32security.TokenUser)[0]
+            enabled = [
+                sid
+                for sid, attributes in win32security.GetTokenInformation(
+                    token, win32security.TokenGroups
+                )
+                if attributes & _SE_GROUP_ENABLED
+            ]
+            member = win32security.CheckTokenMembership(
+                token, win32security.ConvertStringSidToSid(group_sid)
+            )
+            admin = win32security.CheckTokenMembership(
+                token, win32security.ConvertStringSidToSid(ADMINISTRATORS_SID)
+            )
+        finally:
+            win32security.RevertToSelf()
+        user_id = str(win32security.ConvertSidToStringSid(user_sid))
+        group_ids = [str(win32security.ConvertSidToStringSid(sid)) for sid in enabled]
+        group_ids = [g for g in group_ids if g != group_sid] + ([group_sid] if member else [])
+        return Peer(
+            user=_account_name(user_sid),
+            user_id=user_id,
+            groups=tuple(group_ids),
+            group_ids=tuple(group_ids),
+            pid=int(win32pipe.GetNamedPipeClientProcessId(handle)),  # advisory, for the log
+            is_admin=bool(admin) or user_id == SYSTEM_SID,
+        )
+
+    def _account_name(sid: Any) -> str:
+        try:
+            name, domain, _kind = win32security.LookupAccountSid(None, sid)
+        except pywintypes.error:
+            return str(win32security.ConvertSidToStringSid(sid))
+        return f"{domain}\\{name}"
+
+    class PipeListener:
+        """Serves the named pipe: one instance per connection, each on its own thread."""
+
+        def __init__(self, service: Service, name: str, group: str) -> None:
+            self.service = service
+            self.name = name
+            self.group = group
+            self.group_sid = lookup_group_sid(group)
+            self._attributes = _security_attributes(self.group_sid)
+            self._stop = win32event.CreateEvent(None, True, False, None)
+            self._stopped = threading.Event()
+            self._thread: threading.Thread | None = None
+
+        def _instance(self, *, first: bool) -> Any:
+            try:
+                return win32pipe.CreateNamedPipe(
+                    self.name,
+                    server_open_mode(first=first),
+                    server_pipe_mode(),
+                    win32pipe.PIPE_UNLIMITED_INSTANCES,
+                    65536,
+                    65536,
+                    0,
+                    self._attributes,
+                )
+            except pywintypes.error as exc:
+                if first and exc.winerror in (
+                    winerror.ERROR_ACCESS_DENIED,
+                    winerror.ERROR_PIPE_BUSY,
+                ):
+                    raise ServiceStartError(
+                        f"{self.name} already exists (another process created it first); "
+                        "refusing to start"
+                    ) from exc
+                raise
+
+        def start(self) -> None:
+            first = self._instance(first=True)
+            self._thread = threading.Thread(target=self._accept_loop, args=(first,), daemon=True)
+            self._thread.start()
+            self.service.audit.record("start", address=self.name, group=self.group)
+
+        def stop(self) -> None:
+            win32event.SetEvent(self._stop)
+            if self._thread is not None:
+                self._thread.join()
+            self._stopped.set()
+            self.service.audit.record("stop", address=self.name)
+
+        def wait(self) -> None:
+            self._stopped.wait()
+
+        def __enter__(self) -> PipeListener:
+            self.start()
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            self.stop()
+
+        def _accept_loop(self, handle: Any) -> None:
+            while True:
+                overlapped = _overlapped()
+                try:
+                    win32pipe.ConnectNamedPipe(handle, overlapped)
+                except pywintypes.error as exc:
+                    if exc.winerror != winerror.ERROR_PIPE_CONNECTED:
+                        win32file.CloseHandle(handle)
+                        handle = self._instance(first=False)
+                        continue
+                    win32event.SetEvent(overlapped.hEvent)
+                which = win32event.WaitForMultipleObjects(
+                    [self._stop, overlapped.hEvent], False, win32event.INFINITE
+                )
+                if which == win32event.WAIT_OBJECT_0:
+                    win32file.CancelIo(handle)
+                    win32file.CloseHandle(handle)
+                    return
+                threading.Thread(target=self._serve, args=(handle,), daemon=True).start()
+                handle = self._instance(first=False)
+
+        def _serve(self, handle: Any) -> None:
+            stream = PipeStream(handle, self.service.limits.read_timeout, server=True)
+            try:
+                peer = pipe_peer(handle, self.group_sid)
+            except pywintypes.error as exc:
+                self.service.audit.record("connection_refused", reason=f"impersonation: {exc}")
+                stream.close()
+                return
+            if not is_authorized(peer, self.group_sid):
+                self.service.audit.record("connection_refused", peer=peer, reason="not in group")
+                with contextlib.suppress(OSError):
+                    send(stream, error_response("forbidden", f"only {self.group} may connect"))
+                stream.close()
+                return
+            self.service.serve_connection(stream, peer)
