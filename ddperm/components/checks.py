@@ -1,15 +1,140 @@
-"""PLACEHOLDER: to be written."""
+"""The Hyper-V, bootloader and Windows-features checks, and the models they return.
+
+Who may run them: ``hyperv.status()`` works without elevation (HypervisorPresent and the
+VMMS service need none); only its feature state needs DISM, which requires elevation, so a
+caller that is not elevated gets ``feature_state=None`` and the DISM error in
+``feature_error`` (minikube #7789). ``bootloader.status()`` and ``features.check()`` have no
+source a non-admin may read (the BCD WMI provider and DISM both refuse), so they raise
+``HostError`` carrying the host's error id.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from typing import Literal
 
 from ddperm.components.base import Component
+from ddperm.errors import PolicyError
+from ddperm.model import HostModel
+
+# Docker Desktop's Hyper-V backend: "Turn on Hyper-V and Containers Windows features"
+# (docs, windows-install.md). Microsoft-Hyper-V is the platform (on client and server SKUs);
+# Microsoft-Hyper-V-Hypervisor is the part that boots the hypervisor (what Vagrant checks).
+DEFAULT_REQUIRED_FEATURES = ("Microsoft-Hyper-V", "Microsoft-Hyper-V-Hypervisor", "Containers")
+HYPERV_FEATURE = "Microsoft-Hyper-V"
+MAX_FEATURES = 32
+# The same pattern is the scripts' ValidatePattern: letters, digits, '-', '_', '.'; no
+# wildcard ('*', '?', '[', ']'), no space, no quote.
+FEATURE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,99}$")
+
+ServiceStatus = Literal[
+    "Stopped", "StartPending", "StopPending", "Running", "ContinuePending", "PausePending", "Paused"
+]
+
+
+class FeatureState(str, enum.Enum):
+    """Microsoft.Dism.Commands.FeatureState names, plus ``Absent`` (not on this edition)."""
+
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+    ENABLE_PENDING = "EnablePending"
+    DISABLE_PENDING = "DisablePending"
+    DISABLED_WITH_PAYLOAD_REMOVED = "DisabledWithPayloadRemoved"
+    PARTIALLY_INSTALLED = "PartiallyInstalled"
+    SUPERSEDED = "Superseded"
+    ABSENT = "Absent"
+
+
+class LaunchType(str, enum.Enum):
+    """BCD hypervisorlaunchtype of {current}: 1 = Auto, 0 = Off, no element = NotSet."""
+
+    AUTO = "Auto"
+    OFF = "Off"
+    NOT_SET = "NotSet"
+    OTHER = "Other"
+
+
+class CheckError(HostModel):
+    """A check the host could not run. Decide on ``error_id``/``hresult``, never ``message``."""
+
+    error_id: str
+    category: str
+    exception_type: str
+    hresult: int | None
+    message: str
+
+
+class HyperVStatus(HostModel):
+    feature_state: FeatureState | None
+    feature_error: CheckError | None
+    hypervisor_present: bool
+    vmms_status: ServiceStatus | None  # None: the service is not installed
+
+    @property
+    def enabled(self) -> bool:
+        """Hyper-V is usable now: hypervisor running and VMMS running."""
+        return self.hypervisor_present and self.vmms_status == "Running"
+
+
+class BootloaderStatus(HostModel):
+    launch_type: LaunchType
+    raw_value: int | None  # the BCD integer; None when the element is not set
+
+
+class FeatureStatus(HostModel):
+    name: str
+    state: FeatureState
+
+
+class FeaturesReport(HostModel):
+    features: tuple[FeatureStatus, ...]
+    restart_pending: bool
+
+    @property
+    def all_enabled(self) -> bool:
+        return all(f.state is FeatureState.ENABLED for f in self.features)
+
+
+def validate_feature_names(names: Iterable[str] | str) -> list[str]:
+    """Exact feature names (allowlist pattern, duplicates dropped) or ``PolicyError``."""
+    if isinstance(names, str):
+        raise PolicyError("required must be a list of feature names, not one string")
+    wanted: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str) or not FEATURE_NAME.match(name):
+            raise PolicyError(
+                f"not a Windows feature name (letters, digits, '-', '_', '.'; no wildcards): "
+                f"{name!r}"
+            )
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            wanted.append(name)
+    if not 1 <= len(wanted) <= MAX_FEATURES:
+        raise PolicyError(f"give 1 to {MAX_FEATURES} feature names, not {len(wanted)}")
+    return wanted
 
 
 class HyperVComponent(Component):
-    pass
+    def status(self) -> HyperVStatus:
+        """Feature state, HypervisorPresent and the VMMS service (works without elevation)."""
+        return self._executor.call("hyperv_status", HyperVStatus)
 
 
 class BootloaderComponent(Component):
-    pass
+    def status(self) -> BootloaderStatus:
+        """hypervisorlaunchtype of the running OS's boot entry (needs elevation)."""
+        return self._executor.call("bootloader_status", BootloaderStatus)
 
 
 class FeaturesComponent(Component):
-    pass
+    def check(self, required: Iterable[str] = DEFAULT_REQUIRED_FEATURES) -> FeaturesReport:
+        """Each feature's state and whether a restart is pending (needs elevation).
+
+        Names are validated before anything runs; a name this Windows does not know is
+        reported as ``Absent``.
+        """
+        names = validate_feature_names(required)
+        return self._executor.call("features_check", FeaturesReport, {"FeatureName": names})
