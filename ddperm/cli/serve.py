@@ -1,0 +1,72 @@
+"""``ddperm serve``: run the privileged helper on its protected socket or pipe."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from ddperm.cli import app
+from ddperm.host import Host
+from ddperm.service import DEFAULT_GROUP, Limits, ServiceStartError, running
+from ddperm.service.config import default_address, default_audit_log
+
+
+@app.command()
+def serve(
+    address: Annotated[
+        str | None, typer.Option("--address", "-a", help="Socket path or pipe name.")
+    ] = None,
+    group: Annotated[str, typer.Option(help="The only group (besides admins) let in.")] = (
+        DEFAULT_GROUP
+    ),
+    audit_log: Annotated[Path | None, typer.Option(help="Audit log (JSON lines).")] = None,
+    no_windows_containers: Annotated[
+        bool, typer.Option("--no-windows-containers", help="Refuse every Windows-engine route.")
+    ] = False,
+    read_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds a request may take to arrive.")
+    ] = 10.0,
+) -> None:
+    """Run the helper until interrupted; without a real host it serves the twin."""
+    address = address or default_address()
+    audit_log = audit_log or default_audit_log()
+    enabled = not no_windows_containers
+
+    def twin() -> Host:
+        from ddperm.testing import twin_host
+
+        return twin_host(windows_containers_enabled=enabled)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with running(
+            twin,
+            address=address,
+            group=group,
+            audit_log=audit_log,
+            windows_containers_enabled=enabled,
+            limits=Limits(read_timeout=read_timeout),
+        ):
+            typer.echo(
+                f"ddperm service on {address} for {group} (and administrators); "
+                f"backend: the in-process Windows-host twin (no real host configured); "
+                f"windows containers {'enabled' if enabled else 'disabled'}; audit log {audit_log}",
+                err=True,
+            )
+            while not stop.wait(1.0):
+                pass
+    except ServiceStartError as exc:
+        typer.echo(f"ddperm serve: refusing to start: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("ddperm service stopped", err=True)
