@@ -27,7 +27,7 @@ HYPERV_FEATURE = "Microsoft-Hyper-V"
 MAX_FEATURES = 32
 # The same pattern is the scripts' ValidatePattern: letters, digits, '-', '_', '.'; no
 # wildcard ('*', '?', '[', ']'), no space, no quote.
-FEATURE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,99}$")
+FEATURE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,99}")  # used with fullmatch
 
 ServiceStatus = Literal[
     "Stopped", "StartPending", "StopPending", "Running", "ContinuePending", "PausePending", "Paused"
@@ -104,7 +104,7 @@ def validate_feature_names(names: Iterable[str] | str) -> list[str]:
     wanted: list[str] = []
     seen: set[str] = set()
     for name in names:
-        if not isinstance(name, str) or not FEATURE_NAME.match(name):
+        if not isinstance(name, str) or not FEATURE_NAME.fullmatch(name):
             raise PolicyError(
                 f"not a Windows feature name (letters, digits, '-', '_', '.'; no wildcards): "
                 f"{name!r}"
