@@ -12,6 +12,8 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ddperm.errors import TransportError
+
 SYSTEM = "S-1-5-18"
 ADMINISTRATORS = "S-1-5-32-544"
 USERS = "S-1-5-32-545"
@@ -38,6 +40,10 @@ class FsError(Exception):
         super().__init__(f"{kind.value}: {path}")
         self.kind = kind
         self.path = path
+
+
+class PowerLoss(TransportError):
+    """The machine lost power mid-operation (``power_cut_after``); the caller sees the link drop."""
 
 
 class Kind(str, enum.Enum):
@@ -115,6 +121,7 @@ class FakeFileSystem:
     def __init__(self, drives: tuple[str, ...] = ("C:",), free_bytes: int = 200 * 2**30) -> None:
         self.volumes: dict[str, Node] = {}
         self.free: dict[str, int] = {}
+        self._writes_before_power_cut: int | None = None
         for drive in drives:
             self.add_volume(drive, free_bytes)
 
@@ -234,19 +241,39 @@ class FakeFileSystem:
                 continue
             self._create(sub, Node(Kind.DIRECTORY, ""))
 
+    def power_cut_after(self, operations: int) -> None:
+        """Cut the power during the write or replace after ``operations`` more of them.
+
+        The cut write leaves only the first half of its bytes; a cut replace does not
+        happen (ReplaceFile is one metadata operation). Either raises ``PowerLoss``.
+        """
+        self._writes_before_power_cut = operations
+
+    def _power_cut_now(self) -> bool:
+        left = self._writes_before_power_cut
+        if left is None:
+            return False
+        self._writes_before_power_cut = None if left == 0 else left - 1
+        return left == 0
+
     def write_bytes(self, path: str, data: bytes) -> None:
         """Create or overwrite a file's content (parents are created)."""
         self.mkdir(parent_of(path))
         _, _, _, node = self._walk(path, follow=True)
+        if node is not None:
+            f = self._file(node, path)
+            if f.readonly:
+                raise FsError(FsErrorKind.ACCESS_DENIED, path)
+            if f.locked:
+                raise FsError(FsErrorKind.SHARING_VIOLATION, path)
+        cut = self._power_cut_now()
+        written = bytes(data[: len(data) // 2] if cut else data)
         if node is None:
-            self._create(path, Node(Kind.FILE, "", file=FileData(data=bytes(data))))
-            return
-        f = self._file(node, path)
-        if f.readonly:
-            raise FsError(FsErrorKind.ACCESS_DENIED, path)
-        if f.locked:
-            raise FsError(FsErrorKind.SHARING_VIOLATION, path)
-        f.data, f.size = bytes(data), None
+            self._create(path, Node(Kind.FILE, "", file=FileData(data=written)))
+        else:
+            f.data, f.size = written, None
+        if cut:
+            raise PowerLoss(f"power lost while writing {path}")
 
     def create_sized_file(self, path: str, size: int) -> None:
         """A file whose length matters but whose bytes are not modelled (a VHDX)."""
@@ -331,6 +358,27 @@ class FakeFileSystem:
             raise FsError(FsErrorKind.EXISTS, destination)
         del src_parent.children[node.name.lower()]
         self._create(destination, node)
+
+    def replace(self, source: str, destination: str, backup: str | None = None) -> None:
+        """``File.Replace``: ``source`` takes over ``destination``'s name, ACL and attributes;
+        the old file becomes ``backup`` (overwritten if it exists)."""
+        new = self._file(self._node(source), source)
+        _, _, _, node = self._walk(destination, follow=False)
+        if node is None:
+            raise FsError(FsErrorKind.NOT_FOUND, destination)
+        old = self._file(node, destination)
+        if old.readonly:
+            raise FsError(FsErrorKind.ACCESS_DENIED, destination)
+        if old.locked or new.locked:
+            raise FsError(FsErrorKind.SHARING_VIOLATION, destination if old.locked else source)
+        if self._power_cut_now():
+            raise PowerLoss(f"power lost while replacing {destination}")
+        if backup is not None:
+            if self.exists(backup):
+                self.remove(backup)
+            self._create(backup, Node(Kind.FILE, "", file=old, acl=node.acl, hidden=node.hidden))
+        node.file = FileData(data=new.data, size=new.size)
+        self.remove(source)
 
     def _resolve_parent(self, path: str) -> str:
         return self.resolve(parent_of(path))

@@ -1,0 +1,197 @@
+"""Twin of hosts_status.ps1, hosts_read.ps1, hosts_write.ps1 and lib/HostsFile.ps1.
+
+The write is modelled step by step as the script does it: the new bytes go to a
+temporary file beside the hosts file, then ``File.Replace`` swaps it in (keeping the
+ACL and attributes, the old file becoming the backup). A power cut
+(``fs.power_cut_after``) can stop it at any step: the hosts file is then old or new,
+never a prefix.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from ddperm import hostsfile
+from ddperm.testing.dispatch import handles
+from ddperm.testing.errors import ErrorRecord
+from ddperm.testing.fakehost import HOSTS_PATH, FakeHost
+from ddperm.testing.fs import ADMINISTRATORS, FsError, FsErrorKind, parent_of
+
+TEMP_PATH = HOSTS_PATH + ".ddperm.tmp"
+BACKUP_PATH = HOSTS_PATH + ".ddperm.bak"
+_HEX64 = frozenset("0123456789abcdef")
+
+
+def _error(fqid: str, message: str, category: str, exception_type: str) -> ErrorRecord:
+    return ErrorRecord(message, fqid, category, HOSTS_PATH, exception_type)
+
+
+def _fs_error(exc: FsError) -> ErrorRecord:
+    """What hosts_read/hosts_write throw for a file-system failure."""
+    if exc.kind is FsErrorKind.SHARING_VIOLATION:
+        return _error(
+            "DdpermHostsLocked",
+            f"The hosts file '{HOSTS_PATH}' is locked by another program (antivirus, an "
+            "editor); nothing was changed. Close it and retry.",
+            "ResourceBusy",
+            "System.InvalidOperationException",
+        )
+    if exc.kind is FsErrorKind.ACCESS_DENIED:
+        return _access_denied()
+    raise exc  # anything else is a bug in the twin's model, not a Windows answer
+
+
+def _access_denied() -> ErrorRecord:
+    return _error(
+        "DdpermHostsAccessDenied",
+        f"Access to the hosts file '{HOSTS_PATH}' is denied; run ddperm elevated. "
+        "Nothing was changed.",
+        "PermissionDenied",
+        "System.InvalidOperationException",
+    )
+
+
+def caller_may(host: FakeHost, path: str, *, write: bool) -> bool:
+    """The caller's effective access to ``path`` (a non-elevated token has no Administrators)."""
+    sids = {host.caller.sid, *host.caller.groups}
+    if not host.caller.elevated:
+        sids.discard(ADMINISTRATORS)
+    wanted = {"Modify", "FullControl"} if write else {"Read", "Modify", "FullControl"}
+    return any(host.fs.acl(path).get(sid) in wanted for sid in sids)
+
+
+def _read(host: FakeHost) -> bytes | None:
+    """Twin of Read-DdpermHostsBytes: the bytes, or None when there is no hosts file."""
+    if not host.fs.exists(HOSTS_PATH, follow=True):
+        return None
+    if not caller_may(host, HOSTS_PATH, write=False):
+        raise _access_denied()
+    try:
+        data = host.fs.read_bytes(HOSTS_PATH)
+    except FsError as exc:
+        raise _fs_error(exc) from None
+    if len(data) > hostsfile.MAX_BYTES:
+        raise _error(
+            "DdpermHostsTooLarge",
+            f"The hosts file '{HOSTS_PATH}' is {len(data)} bytes, more than ddperm edits "
+            f"({hostsfile.MAX_BYTES}); nothing was changed.",
+            "LimitsExceeded",
+            "System.InvalidOperationException",
+        )
+    return data
+
+
+def _readonly(host: FakeHost) -> bool:
+    return (
+        host.fs.exists(HOSTS_PATH, follow=True) and host.fs.stat(HOSTS_PATH, follow=True).readonly
+    )
+
+
+def hosts_status(host: FakeHost) -> dict[str, object]:
+    """Twin of Get-DdpermHostsStatus (for hosts_status.ps1 and health.ps1)."""
+    data = _read(host)
+    facts = hostsfile.facts(data or b"")
+    return {
+        "path": HOSTS_PATH,
+        "exists": data is not None,
+        "readonly": _readonly(host),
+        "size": len(data or b""),
+        "sha256": hostsfile.sha256_hex(data or b""),
+        "has_bom": facts.has_bom,
+        "line_ending": facts.line_ending,
+        "sections": facts.sections,
+        "in_sync": facts.in_sync,
+        "entries": facts.entries,
+        "docker_sections": facts.docker_sections,
+        "unsupported_encoding": facts.unsupported_encoding,
+    }
+
+
+@handles("hosts_status")
+def hosts_status_script(host: FakeHost) -> dict[str, object]:
+    return hosts_status(host)
+
+
+@handles("hosts_read")
+def hosts_read(host: FakeHost) -> dict[str, object]:
+    data = _read(host)
+    return {
+        "path": HOSTS_PATH,
+        "exists": data is not None,
+        "readonly": _readonly(host),
+        "sha256": hostsfile.sha256_hex(data or b""),
+        "content_base64": base64.b64encode(data or b"").decode("ascii"),
+    }
+
+
+def _validation_error(name: str, value: str, pattern: str) -> ErrorRecord:
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    return ErrorRecord(
+        f"Cannot validate argument on parameter '{name}'. The argument \"{shown}\" does not "
+        f'match the "{pattern}" pattern. Supply an argument that matches "{pattern}" and try '
+        "the command again.",
+        "ParameterArgumentValidationError,hosts_write",
+        "InvalidData",
+        name,
+        "System.Management.Automation.ParameterBindingValidationException",
+    )
+
+
+@handles("hosts_write")
+def hosts_write(host: FakeHost, ContentBase64: str, ExpectedSha256: str) -> dict[str, object]:
+    """Compare-and-swap: replace the file only if it still hashes to ``ExpectedSha256``."""
+    if not (len(ExpectedSha256) == 64 and set(ExpectedSha256) <= _HEX64):
+        raise _validation_error("ExpectedSha256", ExpectedSha256, "^[0-9a-f]{64}$")
+    try:
+        new = base64.b64decode(ContentBase64, validate=True)
+    except (binascii.Error, ValueError):
+        raise _validation_error("ContentBase64", ContentBase64, "^[A-Za-z0-9+/]*={0,2}$") from None
+    if host.fs.exists(HOSTS_PATH) and host.fs.stat(HOSTS_PATH).is_reparse_point:
+        raise ErrorRecord(
+            f"Refusing the hosts file '{HOSTS_PATH}': it is a junction, symbolic link or "
+            "mount point.",
+            "DdpermReparsePoint",
+            "SecurityError",
+            HOSTS_PATH,
+            "System.InvalidOperationException",
+        )
+    new_sha = hostsfile.sha256_hex(new)
+    current = _read(host)
+    current_sha = hostsfile.sha256_hex(current or b"")
+    if current is not None and current_sha == new_sha:
+        return {"changed": False, "sha256": new_sha, "size": len(new), "backup_path": None}
+    if current_sha != ExpectedSha256:
+        raise _error(
+            "DdpermHostsChanged",
+            f"The hosts file '{HOSTS_PATH}' changed since ddperm read it (another program "
+            "edited it); nothing was written. Run ensure again.",
+            "InvalidOperation",
+            "System.InvalidOperationException",
+        )
+    if _readonly(host):
+        raise _error(
+            "DdpermHostsReadOnly",
+            f"The hosts file '{HOSTS_PATH}' is read-only; nothing was changed. Clear the "
+            "read-only attribute if ddperm should maintain kubernetes.docker.internal.",
+            "PermissionDenied",
+            "System.InvalidOperationException",
+        )
+    if not caller_may(host, parent_of(HOSTS_PATH), write=True) or not (
+        current is None or caller_may(host, HOSTS_PATH, write=True)
+    ):
+        raise _access_denied()
+    try:
+        if host.fs.exists(TEMP_PATH):
+            host.fs.remove(TEMP_PATH)
+        host.fs.write_bytes(TEMP_PATH, new)
+        if current is None:
+            host.fs.rename(TEMP_PATH, HOSTS_PATH)
+        else:
+            host.fs.replace(TEMP_PATH, HOSTS_PATH, BACKUP_PATH)
+    except FsError as exc:
+        if host.fs.exists(TEMP_PATH):
+            host.fs.remove(TEMP_PATH)
+        raise _fs_error(exc) from None
+    backup = BACKUP_PATH if current is not None else None
+    return {"changed": True, "sha256": new_sha, "size": len(new), "backup_path": backup}
