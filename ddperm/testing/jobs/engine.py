@@ -6,6 +6,7 @@ time, spent against the script's deadline; nothing sleeps.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ddperm.testing.dispatch import handles
@@ -48,9 +49,21 @@ def engine_status(host: FakeHost) -> dict[str, Any]:
 
 def _check_timeout(script: str, value: object) -> float:
     """``[ValidateRange(1, 600)][int]$TimeoutSeconds`` as PowerShell binds it."""
-    if type(value) is not int or not 1 <= value <= 600:
+    number = value if type(value) is int else None
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,9}\s*", value):
+        number = int(value)
+    if number is None:
         raise ErrorRecord(
-            f"Cannot validate argument on parameter 'TimeoutSeconds'. The {value} argument is "
+            "Cannot process argument transformation on parameter 'TimeoutSeconds'. Cannot "
+            f'convert value "{value}" to type "System.Int32".',
+            f"ParameterArgumentTransformationError,{script}",
+            "InvalidData",
+            "TimeoutSeconds",
+            "System.Management.Automation.ParameterBindingArgumentTransformationException",
+        )
+    if not 1 <= number <= 600:
+        raise ErrorRecord(
+            f"Cannot validate argument on parameter 'TimeoutSeconds'. The {number} argument is "
             "less than the minimum allowed range of 1 or greater than the maximum allowed "
             "range of 600. Supply an argument that is within the range and then try the "
             "command again.",
@@ -59,7 +72,7 @@ def _check_timeout(script: str, value: object) -> float:
             "TimeoutSeconds",
             "System.Management.Automation.ParameterBindingValidationException",
         )
-    return float(value)
+    return float(number)
 
 
 class _Clock:
