@@ -1,0 +1,160 @@
+"""HTTP authentication for the twin endpoint: Basic, and Negotiate/NTLM with WinRM
+message encryption (pyspnego on the server side).
+
+One ``ConnectionAuth`` lives per TCP connection, since an NTLM security context
+belongs to the connection it was negotiated on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+import re
+import struct
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import spnego
+
+SCHEMES = ("basic", "negotiate")
+_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+_BOUNDARY = b"--Encrypted Boundary"
+_LENGTH = re.compile(rb"Length=(\d+)")
+_user_file_lock = threading.Lock()
+_USER_FILE_PREFIX = "ddperm-twin-ntlm-"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+
+def use_ntlm_user_file(credentials: Credentials) -> None:
+    """Make pyspnego's NTLM acceptor know ``credentials``.
+
+    pyspnego reads acceptor credentials only from the file named by NTLM_USER_FILE,
+    so the twin keeps one such file per process, one line per user name (the last
+    endpoint served for a name sets its password).
+    """
+    domain, _, user = credentials.username.rpartition("\\")
+    with _user_file_lock:
+        path = os.environ.get("NTLM_USER_FILE", "")
+        if not Path(path).name.startswith(_USER_FILE_PREFIX):
+            fd, path = tempfile.mkstemp(prefix=_USER_FILE_PREFIX, text=True)
+            os.close(fd)
+            os.environ["NTLM_USER_FILE"] = path
+        users = Path(path)
+        lines = [
+            line
+            for line in users.read_text(encoding="utf-8").splitlines()
+            if line.split(":")[1].lower() != user.lower()
+        ]
+        lines.append(f"{domain}:{user}:{credentials.password}")
+        users.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@dataclass
+class Outcome:
+    """What the HTTP layer does next: serve the request, or answer 401 with ``headers``."""
+
+    ok: bool
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ConnectionAuth:
+    """Authentication state of one connection."""
+
+    credentials: Credentials
+    schemes: tuple[str, ...]
+    context: spnego.ContextProxy | None = None
+    authenticated: bool = False
+
+    def challenge(self) -> Outcome:
+        self.context, self.authenticated = None, False
+        offers = {"basic": 'Basic realm="WSMAN"', "negotiate": "Negotiate"}
+        return Outcome(False, [("WWW-Authenticate", offers[s]) for s in self.schemes])
+
+    def check(self, authorization: str) -> Outcome:
+        """Check one request's Authorization header (empty when it has none)."""
+        scheme, _, token = authorization.partition(" ")
+        scheme = scheme.lower()
+        if scheme == "basic" and "basic" in self.schemes:
+            return self._basic(token)
+        if scheme in ("negotiate", "ntlm") and "negotiate" in self.schemes:
+            return self._negotiate(token)
+        if self.authenticated and self.context is not None and not authorization:
+            return Outcome(True)  # an established NTLM connection sends no header again
+        return self.challenge()
+
+    def _basic(self, token: str) -> Outcome:
+        try:
+            user, _, password = base64.b64decode(token).decode("utf-8").partition(":")
+        except ValueError:
+            return self.challenge()
+        good = hmac.compare_digest(user.lower(), self.credentials.username.lower())
+        good &= hmac.compare_digest(password, self.credentials.password)
+        return Outcome(True) if good else self.challenge()
+
+    def _negotiate(self, token: str) -> Outcome:
+        if self.context is None or self.authenticated:
+            self.context = spnego.server(
+                protocol="negotiate", options=spnego.NegotiateOptions.wrapping_winrm
+            )
+            self.authenticated = False
+        try:
+            answer = self.context.step(base64.b64decode(token))
+        except (spnego.exceptions.SpnegoError, ValueError):
+            return self.challenge()
+        header = [("WWW-Authenticate", f"Negotiate {base64.b64encode(answer or b'').decode()}")]
+        if not self.context.complete:
+            return Outcome(False, header)
+        self.authenticated = True
+        return Outcome(True, header if answer else [])
+
+    # -- message encryption ---------------------------------------------------------
+
+    def unwrap(self, body: bytes) -> bytes:
+        """Decrypt a multipart/encrypted request body."""
+        if self.context is None:
+            raise ValueError("encrypted message on a connection without a security context")
+        plain = b""
+        for part in body.split(_BOUNDARY + b"\r\n\tContent-Type: " + _PROTOCOL.encode())[1:]:
+            length = _LENGTH.search(part)
+            _, _, payload = part.partition(b"Content-Type: application/octet-stream\r\n")
+            payload = payload.removesuffix(_BOUNDARY + b"--\r\n")
+            header_length = struct.unpack("<i", payload[:4])[0]
+            header, data = payload[4 : 4 + header_length], payload[4 + header_length :]
+            chunk = self.context.unwrap_winrm(header, data)
+            if length is None or int(length[1]) != len(chunk):
+                raise ValueError("encrypted message length mismatch")
+            plain += chunk
+        return plain
+
+    def wrap(self, body: bytes) -> tuple[str, bytes]:
+        """Encrypt a response body; returns its Content-Type and bytes."""
+        if self.context is None:
+            raise ValueError("no security context to encrypt with")
+        result = self.context.wrap_winrm(body)
+        length = len(body) + result.padding_length
+        wrapped = struct.pack("<i", len(result.header)) + result.header + result.data
+        message = b"\r\n".join(
+            [
+                _BOUNDARY,
+                b"\tContent-Type: " + _PROTOCOL.encode(),
+                b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=%d" % length,
+                _BOUNDARY,
+                b"\tContent-Type: application/octet-stream",
+                wrapped + _BOUNDARY + b"--\r\n",
+            ]
+        )
+        content_type = f'multipart/encrypted;protocol="{_PROTOCOL}";boundary="Encrypted Boundary"'
+        return content_type, message
+
+
+def is_encrypted(content_type: str) -> bool:
+    return content_type.startswith("multipart/encrypted")

@@ -1,0 +1,271 @@
+"""The HTTP layer: serves a FakeHost as a WinRM endpoint on 127.0.0.1.
+
+    with serve(fake) as endpoint:
+        host = ddperm.connect(**endpoint.connect_options())
+
+HTTP/1.1 keep-alive (NTLM contexts belong to a connection), each response written
+in one send with TCP_NODELAY, Basic or Negotiate/NTLM auth with WinRM message
+encryption, optional HTTPS with a generated self-signed certificate, and the
+faults a test plans on ``endpoint.faults``.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ddperm.scripts import ScriptRegistry
+from ddperm.testing.fakehost import FakeHost
+from ddperm.testing.winrm import soap
+from ddperm.testing.winrm.auth import (
+    SCHEMES,
+    ConnectionAuth,
+    Credentials,
+    is_encrypted,
+    use_ntlm_user_file,
+)
+from ddperm.testing.winrm.bridge import fake_runner
+from ddperm.testing.winrm.faults import Fault, FaultPlan
+from ddperm.testing.winrm.service import WinRMService
+from ddperm.testing.winrm.tls import write_self_signed
+
+SOAP_TYPE = "application/soap+xml;charset=UTF-8"
+IDLE_TIMEOUT = 120.0
+"""Seconds an idle keep-alive connection is kept open."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        service: WinRMService,
+        credentials: Credentials,
+        schemes: tuple[str, ...],
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.service = service
+        self.credentials = credentials
+        self.schemes = schemes
+        self.faults = FaultPlan()
+        self.stopping = threading.Event()
+        self.http_requests = 0
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def track(self, connection: socket.socket, alive: bool) -> None:
+        with self._lock:
+            (self._connections.add if alive else self._connections.discard)(connection)
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.http_requests += 1
+
+    def close_connections(self) -> None:
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = IDLE_TIMEOUT
+    server: _Server
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()
+        super().setup()
+        self.auth = ConnectionAuth(self.server.credentials, self.server.schemes)
+        self.server.track(self.request, True)
+
+    def finish(self) -> None:
+        self.server.track(self.request, False)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the twin serves tests."""
+
+    def do_POST(self) -> None:
+        self.server.count_request()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            self._send(411, b"Length Required", [("Content-Type", "text/plain")])
+            return
+        body = self.rfile.read(int(length))
+        if self.path.rstrip("/").lower() != "/wsman":
+            self._send(404, b"Not Found", [("Content-Type", "text/plain")])
+            return
+        if self.server.faults.take("", auth_stage=True):
+            self._send(401, b"", self.auth.challenge().headers)
+            return
+        outcome = self.auth.check(self.headers.get("Authorization", ""))
+        if not outcome.ok:
+            self._send(401, b"", outcome.headers)
+            return
+        encrypted = is_encrypted(self.headers.get("Content-Type", ""))
+        try:
+            plain = self.auth.unwrap(body) if encrypted else body
+        except ValueError:
+            self._send(400, b"Bad Request", [("Content-Type", "text/plain")])
+            return
+        if not plain:  # the empty POST a client sends to set up message encryption
+            self._send(200, b"", outcome.headers)
+            return
+        status, answer = self._answer(plain)
+        if status == 0:
+            self.close_connection = True  # a planned drop or stall: no answer at all
+            return
+        if encrypted:
+            content_type, answer = self.auth.wrap(answer)
+        else:
+            content_type = SOAP_TYPE
+        self._send(status, answer, [*outcome.headers, ("Content-Type", content_type)])
+
+    def _answer(self, plain: bytes) -> tuple[int, bytes]:
+        """The status and SOAP answer to one request, after any planned fault (0: say nothing)."""
+        try:
+            request = soap.parse_request(plain)
+        except ValueError as exc:
+            return 500, soap.fault(None, soap.INVALID_REQUEST, reason=str(exc))
+        planned = self.server.faults.take(request.action.rsplit("/", 1)[-1])
+        fault, seconds = planned if planned else (None, 0.0)
+        if fault is Fault.UNAVAILABLE:
+            return 503, b""
+        if fault is Fault.WSMAN_FAULT:
+            return 500, soap.fault(request, soap.SERVICE_BUSY)
+        if fault is Fault.STALL:
+            self.server.stopping.wait(seconds)
+            return 0, b""
+        status, answer = self.server.service.handle(request)
+        return (0, b"") if fault is Fault.DROP else (status, answer)
+
+    def _send(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
+        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}", "Server: ddperm-twin"]
+        lines += [f"{name}: {value}" for name, value in headers]
+        lines.append(f"Content-Length: {len(body)}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + body)  # one send: split writes cost a Nagle/delayed-ACK wait
+
+
+@dataclass
+class Endpoint:
+    """A running twin endpoint: where it is, how to log in, and handles for tests."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    auth: str
+    certificate: Path | None
+    fake: FakeHost
+    service: WinRMService
+    faults: FaultPlan
+    _server: _Server = field(repr=False)
+
+    @property
+    def ssl(self) -> bool:
+        return self.certificate is not None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}/wsman"
+
+    @property
+    def http_requests(self) -> int:
+        return self._server.http_requests
+
+    def connect_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``ddperm.connect`` (and, minus ``server``, pypsrp's WSMan)."""
+        options: dict[str, Any] = {
+            "server": self.host,
+            "port": self.port,
+            "ssl": self.ssl,
+            "auth": self.auth,
+            "username": self.username,
+            "password": self.password,
+        }
+        if self.certificate is not None:
+            options["cert_validation"] = str(self.certificate)
+        if self.auth == "basic" and not self.ssl:
+            options["encryption"] = "never"
+        return options
+
+    def kill_shells(self) -> int:
+        """Drop every shell (runspace pool) as a restarted WinRM service would."""
+        return self.service.kill_shells()
+
+
+@contextmanager
+def serve(
+    fake: FakeHost | None = None,
+    *,
+    auth: str = "basic",
+    tls: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    username: str = "ddperm",
+    password: str = "twin-Passw0rd",
+    registry: ScriptRegistry | None = None,
+) -> Iterator[Endpoint]:
+    """Serve ``fake`` as a WinRM endpoint until the block ends (port 0: an ephemeral one).
+
+    ``auth`` is what the returned options ask for ("basic", "negotiate" or "ntlm");
+    the endpoint accepts both schemes. Endpoints in one process share NTLM users by
+    name (pyspnego reads them from one file), so give each user name one password. ``tls`` serves HTTPS with a fresh
+    self-signed certificate whose path is ``endpoint.certificate``.
+    """
+    if auth not in ("basic", "negotiate", "ntlm"):
+        raise ValueError(f"the twin speaks basic, negotiate or ntlm, not {auth!r}")
+    fake = fake if fake is not None else FakeHost()
+    credentials = Credentials(username, password)
+    use_ntlm_user_file(credentials)
+    service = WinRMService(fake_runner(fake, registry))
+    server = _Server((host, port), service, credentials, SCHEMES)
+    with tempfile.TemporaryDirectory(prefix="ddperm-twin-") as folder:
+        certificate = None
+        if tls:
+            certificate, key = write_self_signed(Path(folder), host)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(certificate, key)
+            server.socket = context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
+        thread = threading.Thread(target=server.serve_forever, name="ddperm-twin", daemon=True)
+        thread.start()
+        try:
+            yield Endpoint(
+                host=host,
+                port=server.server_address[1],
+                username=credentials.username,
+                password=credentials.password,
+                auth=auth,
+                certificate=certificate,
+                fake=fake,
+                service=service,
+                faults=server.faults,
+                _server=server,
+            )
+        finally:
+            server.stopping.set()
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+            thread.join(timeout=10)
