@@ -1,0 +1,611 @@
+"""Static vetting of ps_scripts/ with tree-sitter's PowerShell grammar.
+
+``vet(text)`` parses one PowerShell text and returns every convention it breaks as a
+``Violation`` (rule, line, offending text). ``vet_job`` vets a job script as
+``ScriptRegistry`` assembles it (libraries included) and maps each line back to its
+source file; ``vet_library`` vets one ``lib/*.ps1`` file. ``python -m tests.vetting``
+prints every violation in ``ps_scripts/``.
+
+Grammar notes (tree-sitter-pwsh 0.38): a range that starts with an integer literal
+(``1..$n``) is parsed as a command named ``1..``; such names are not treated as commands.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import NamedTuple
+
+import tree_sitter
+import tree_sitter_pwsh
+
+from ddperm.guard import VM_NAME
+from ddperm.scripts import _INCLUDE, ScriptRegistry, build_manifest, manifest_text, script_root
+
+# Rule names, one per convention (every one has a negative test in test_script_vetting.py).
+SYNTAX = "syntax"  # ERROR or MISSING node
+NOT_ALLOWLISTED = "not-allowlisted"  # command neither in ALLOWLIST nor defined in the text
+UNQUALIFIED = "unqualified-module"  # a Hyper-V / DISM / non-core cmdlet without Module\
+FORBIDDEN = "forbidden"  # code from strings, processes, network, COM, dot-sourcing
+PS7 = "ps7-syntax"  # valid only on PowerShell 7
+KIND_LINE = "kind-line"  # first line is '# ddperm-kind: read|ensure|destructive'
+PARAM_FIRST = "param-first"  # [CmdletBinding()] param() is the first statement
+PREAMBLE = "preamble"  # StrictMode 3, ErrorAction Stop, progress silenced, right after param()
+OUTPUT = "output"  # the script writes its result through Write-DdpermResult
+ASCII = "ascii"  # ASCII only (no BOM, no smart quotes)
+CR = "cr"  # LF line endings only
+VM_PIN = "vm-pin"  # a VM-touching script declares the pinned, mandatory [string]$VMName
+LIBRARY_SHAPE = "library-shape"  # a library only defines functions and data
+TWIN_PARAMS = "twin-params"  # param() names and mandatory flags equal the twin handler's
+RULES = (SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST)
+RULES += (PREAMBLE, OUTPUT, ASCII, CR, VM_PIN, LIBRARY_SHAPE, TWIN_PARAMS)
+
+
+class Family(NamedTuple):
+    module: str
+    cmdlets: str  # space-separated Verb-Noun names
+    reason: str
+
+
+# The central allowlist: family -> (why scripts may use it, module-qualified cmdlets).
+# A name written Module\Verb-Noun must match an entry exactly (case-insensitive). Only the
+# cmdlets of CORE_MODULES, which every PowerShell session loads first, may be written bare.
+ALLOWLIST = (
+    Family(
+        "Microsoft.PowerShell.Core",
+        "Set-StrictMode ForEach-Object Where-Object",
+        "strict mode and pipeline plumbing; no side effects",
+    ),
+    Family(
+        "Microsoft.PowerShell.Utility",
+        "ConvertTo-Json ConvertFrom-Json",
+        "the one JSON result (Write-DdpermResult) and JSON data read back",
+    ),
+    Family(
+        "Microsoft.PowerShell.Utility",
+        "Select-Object Sort-Object Measure-Object Get-Date",
+        "in-memory shaping of objects already read; no side effects",
+    ),
+    Family(
+        "Microsoft.PowerShell.Utility",
+        "New-Object",
+        ".NET objects such as ErrorRecord; -ComObject and web clients are forbidden",
+    ),
+    Family(
+        "Microsoft.PowerShell.Management",
+        "Test-Path",
+        "existence checks (files, registry keys such as RebootPending); read-only",
+    ),
+    Family(
+        "Microsoft.PowerShell.Management",
+        "Get-Service Start-Service Stop-Service",
+        "the docker and vmms services, by exact name or a ServiceController already read",
+    ),
+    Family(
+        "CimCmdlets",
+        "Get-CimInstance Invoke-CimMethod",
+        "locale-free WMI reads: OS, Win32_ComputerSystem, BCD elements over root/WMI",
+    ),
+    Family(
+        "Hyper-V",
+        "Get-VM Start-VM Stop-VM Get-VMHardDiskDrive Get-VHD Resize-VHD Optimize-VHD",
+        "the DockerDesktopVM and its disks only, pinned by $VMName (vm-pin rule)",
+    ),
+    Family(
+        "Dism",
+        "Get-WindowsOptionalFeature Enable-WindowsOptionalFeature Disable-WindowsOptionalFeature",
+        "Windows optional features (Hyper-V, Containers, VirtualMachinePlatform)",
+    ),
+)
+CORE_MODULES = frozenset(
+    f"microsoft.powershell.{name}" for name in ("core", "utility", "management", "security")
+)
+
+# Forbidden outright, whatever module qualifier is written (aliases included).
+_EXECUTE = "invoke-expression iex add-type start-process saps start invoke-command icm"
+FORBIDDEN_COMMANDS = frozenset(
+    f"{_EXECUTE} invoke-webrequest iwr curl wget invoke-restmethod irm".split()
+)
+# Types whose use means network access or code built from text (compared without 'System.').
+FORBIDDEN_TYPES = frozenset(
+    {"net.webclient", "net.webrequest", "net.httpwebrequest", "net.http.httpclient"}
+)
+# [T]::Create(...) builds runnable code from text.
+_CODE_FACTORIES = frozenset({"scriptblock", "management.automation.scriptblock", "powershell"})
+PS7_COMMANDS = frozenset({"get-error"})
+_PS7_NODES = frozenset({"null_coalesce_expression", "ternary_expression", "pipeline_chain_tail"})
+# (commands or None for any command, parameter, shortest accepted prefix, rule)
+_PARAMETER_RULES: tuple[tuple[frozenset[str] | None, str, int, str], ...] = (
+    (frozenset({"new-object"}), "comobject", 1, FORBIDDEN),
+    (frozenset({"foreach-object", "%", "foreach"}), "parallel", 2, PS7),
+    (frozenset({"convertto-json"}), "asarray", 2, PS7),
+    (frozenset({"convertto-json"}), "enumsasstrings", 2, PS7),
+    (frozenset({"convertfrom-json"}), "ashashtable", 1, PS7),
+    (None, "asarray", 7, PS7),
+    (None, "enumsasstrings", 14, PS7),
+)
+# Hyper-V and DISM cmdlets by noun, so an unqualified one is caught even if not allowlisted.
+_MODULE_NOUN = re.compile(
+    r"^[a-z]+-(vm|vhd|windows(optionalfeature|image|package|capability|driver|edition))",
+    re.IGNORECASE,
+)
+_KIND_LINE = re.compile(r"# ddperm-kind: (read|ensure|destructive)")
+_PREAMBLE = (
+    frozenset({"set-strictmode -version 3", "set-strictmode -version 3.0"}),
+    frozenset({"$erroractionpreference = 'stop'", '$erroractionpreference = "stop"'}),
+    frozenset(
+        {"$progresspreference = 'silentlycontinue'", '$progresspreference = "silentlycontinue"'}
+    ),
+)
+_RESULT_FUNCTION = "write-ddpermresult"
+
+_PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language()))
+Node = tree_sitter.Node
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    line: int
+    text: str
+    file: str = "<text>"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: [{self.rule}] {self.text}"
+
+
+_ALLOWED = {f"{f.module}\\{c}".lower() for f in ALLOWLIST for c in f.cmdlets.split()}
+_BARE_MODULE = {name.rpartition("\\")[2]: name.rpartition("\\")[0] for name in _ALLOWED}
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def _text(node: Node) -> str:
+    return (node.text or b"").decode("utf-8", "replace")
+
+
+def _violation(rule: str, node: Node, text: str | None = None) -> Violation:
+    shown = text if text is not None else _text(node).strip().split("\n")[0].strip()
+    return Violation(rule, node.start_point.row + 1, shown[:120])
+
+
+def _type_name(type_literal: Node) -> str:
+    name = re.sub(r"\s+", "", _text(type_literal)).lower()
+    name = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    return name.removeprefix("system.")
+
+
+def _command_name(command: Node) -> str | None:
+    """The name as written (``Hyper-V\\Get-VM``), or None for ``& {...}`` and ranges."""
+    name = command.child_by_field_name("command_name")
+    if name is None or name.type != "command_name":
+        return None
+    text = _text(name)
+    return None if re.match(r"^\d", text) else text
+
+
+def _parameters_of(command: Node) -> list[Node]:
+    elements = command.child_by_field_name("command_elements")
+    return (
+        [] if elements is None else [c for c in elements.children if c.type == "command_parameter"]
+    )
+
+
+class _Vetter:
+    def __init__(self, text: str, *, library: bool, known: frozenset[str]) -> None:
+        self.text = text
+        self.data = text.encode("utf-8")
+        self.library = library
+        self.tree = _PARSER.parse(self.data)
+        self.root = self.tree.root_node
+        self.out: list[Violation] = []
+        self.functions = self._functions()
+        self.known = known | frozenset(self.functions)
+
+    def _functions(self) -> dict[str, set[str]]:
+        """Each defined function (lower-cased) -> the command names it calls."""
+        found: dict[str, set[str]] = {}
+        for node in _walk(self.root):
+            if node.type == "function_statement":
+                name = next(c for c in node.children if c.type == "function_name")
+                found[_text(name).lower()] = {
+                    n.lower()
+                    for c in _walk(node)
+                    if c.type == "command" and (n := _command_name(c))
+                }
+        return found
+
+    def reachable_calls(self) -> set[str]:
+        """Commands run by top-level code, directly or through the functions it calls."""
+        inside = {
+            c.id for f in _walk(self.root) if f.type == "function_statement" for c in _walk(f)
+        }
+        todo = [
+            n.lower()
+            for c in _walk(self.root)
+            if c.type == "command" and c.id not in inside and (n := _command_name(c))
+        ]
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(self.functions.get(name, ()))
+        return seen
+
+    def run(self) -> list[Violation]:
+        self._bytes()
+        for node in _walk(self.root):
+            self._node(node)
+        if self.library:
+            self._library_shape()
+        return sorted(set(self.out), key=lambda v: (v.line, v.rule, v.text))
+
+    def _bytes(self) -> None:
+        lines = self.text.split("\n")
+        cr_lines = [i for i, line in enumerate(lines, 1) if "\r" in line]
+        if cr_lines:
+            shown = f"CR byte on {len(cr_lines)} line(s); first: {lines[cr_lines[0] - 1]!r}"
+            self.out.append(Violation(CR, cr_lines[0], shown[:120]))
+        for i, line in enumerate(lines, 1):
+            odd = [ch for ch in line if ord(ch) > 0x7F]
+            if odd:
+                self.out.append(Violation(ASCII, i, f"{odd[0]!r} in {line.strip()[:100]!r}"))
+
+    def _node(self, node: Node) -> None:
+        kind = node.type
+        if node.is_error or node.is_missing:
+            shown = f"missing {kind}" if node.is_missing else None
+            self.out.append(_violation(SYNTAX, node, shown))
+        elif kind == "command":
+            self._command(node)
+        elif kind in _PS7_NODES or (kind == "assignment_operator" and _text(node) == "??="):
+            self.out.append(_violation(PS7, node))
+        elif kind == "block_name" and _text(node).lower() == "clean":
+            self.out.append(_violation(PS7, node.parent or node))
+        elif kind == "?" and self.data[node.end_byte : node.end_byte + 1] in (b".", b"["):
+            self.out.append(_violation(PS7, node, "?. or ?[] (null-conditional access)"))
+        elif kind == "type_literal" and _type_name(node) in FORBIDDEN_TYPES:
+            self.out.append(_violation(FORBIDDEN, node))
+        elif kind == "member_name" and _text(node).lower() == "invokecommand":
+            self.out.append(_violation(FORBIDDEN, node.parent or node))
+        elif kind in ("invocation_expression", "member_access"):
+            self._static_call(node)
+
+    def _static_call(self, node: Node) -> None:
+        target = node.named_children[0] if node.named_children else None
+        member = next((c for c in node.children if c.type == "member_name"), None)
+        if (
+            target is not None
+            and member is not None
+            and target.type == "type_literal"
+            and _type_name(target) in _CODE_FACTORIES
+            and _text(member).lower() == "create"
+        ):
+            self.out.append(_violation(FORBIDDEN, node))
+
+    def _command(self, node: Node) -> None:
+        operator = next((c for c in node.children if c.type == "command_invocation_operator"), None)
+        if operator is not None:
+            target = next((c for c in node.children if c.type == "command_name_expr"), None)
+            targets = [] if target is None else [c.type for c in target.named_children]
+            if targets != ["script_block_expression"] and not (
+                _text(operator) == "&" and target is not None and _is_scriptblock_parameter(target)
+            ):
+                self.out.append(_violation(FORBIDDEN, node))
+            return
+        name = _command_name(node)
+        if name is None:
+            return
+        lower = name.lower()
+        module, _, bare = lower.rpartition("\\")
+        if bare in FORBIDDEN_COMMANDS:
+            self.out.append(_violation(FORBIDDEN, node))
+        elif bare in PS7_COMMANDS:
+            self.out.append(_violation(PS7, node))
+        elif module:
+            if lower not in _ALLOWED:
+                self.out.append(_violation(NOT_ALLOWLISTED, node))
+        elif bare in self.known:
+            pass
+        elif _MODULE_NOUN.match(bare) or (
+            bare in _BARE_MODULE and _BARE_MODULE[bare] not in CORE_MODULES
+        ):
+            self.out.append(_violation(UNQUALIFIED, node))
+        elif bare not in _BARE_MODULE:
+            self.out.append(_violation(NOT_ALLOWLISTED, node))
+        for parameter in _parameters_of(node):
+            written = _text(parameter).lstrip("-").rstrip(":").lower()
+            for commands, full, shortest, rule in _PARAMETER_RULES:
+                if (commands is None or bare in commands) and (
+                    len(written) >= shortest and full.startswith(written)
+                ):
+                    self.out.append(_violation(rule, parameter, f"{name} {_text(parameter)}"))
+        if bare == "new-object":  # New-Object Net.WebClient / -TypeName 'System.Net.WebClient'
+            elements = node.child_by_field_name("command_elements")
+            for argument in [] if elements is None else elements.named_children:
+                if _text(argument).strip("'\"").lower().removeprefix("system.") in FORBIDDEN_TYPES:
+                    self.out.append(_violation(FORBIDDEN, node))
+
+    def _library_shape(self) -> None:
+        """Top level: function definitions and data assignments only; nothing runs on include."""
+        for child in self.root.named_children:
+            statements = child.named_children if child.type == "statement_list" else [child]
+            for statement in statements:
+                data = statement.type == "pipeline" and [
+                    c.type for c in statement.named_children
+                ] == ["assignment_expression"]
+                if statement.type not in ("function_statement", "comment") and not (
+                    data and not any(c.type == "command" for c in _walk(statement))
+                ):
+                    self.out.append(_violation(LIBRARY_SHAPE, statement))
+
+    # -- job-script conventions ------------------------------------------------------------
+
+    def param_block(self) -> Node | None:
+        first = next((c for c in self.root.named_children if c.type != "comment"), None)
+        return first if first is not None and first.type == "param_block" else None
+
+    def job(self, params: Mapping[str, bool] | None) -> None:
+        first_line = self.text.split("\n", 1)[0].rstrip()
+        if not _KIND_LINE.fullmatch(first_line):
+            self.out.append(Violation(KIND_LINE, 1, first_line[:120]))
+        block = self.param_block()
+        if block is None or not any(
+            _text(a).replace(" ", "").lower() == "[cmdletbinding()]"
+            for a in _walk(block)
+            if a.type == "attribute" and a.parent is not None and a.parent.parent == block
+        ):
+            where = block or self.root
+            self.out.append(
+                _violation(PARAM_FIRST, where, "script must open with [CmdletBinding()] param(...)")
+            )
+        self._preamble()
+        calls = self.reachable_calls()
+        if _RESULT_FUNCTION not in calls:
+            self.out.append(Violation(OUTPUT, 1, "the script never calls Write-DdpermResult"))
+        declared = script_parameters(block) if block is not None else {}
+        self._vm_pin(block, calls)
+        if params is not None and declared != dict(params):
+            shown = f"param() {declared} != twin handler {dict(params)}"
+            where = block or self.root
+            self.out.append(_violation(TWIN_PARAMS, where, shown))
+
+    def _preamble(self) -> None:
+        body = next((c for c in self.root.named_children if c.type == "statement_list"), None)
+        statements = [] if body is None else [c for c in body.named_children if c.type != "comment"]
+        head = [re.sub(r"\s+", " ", _text(s)).strip().lower() for s in statements[:3]]
+        head = [h.removeprefix("microsoft.powershell.core\\") for h in head]
+        for wanted in _PREAMBLE:
+            if not any(h in wanted for h in head):
+                where = statements[0] if statements else self.root
+                self.out.append(
+                    _violation(PREAMBLE, where, f"first three statements lack {sorted(wanted)[0]}")
+                )
+
+    def _vm_pin(self, block: Node | None, calls: set[str]) -> None:
+        touches = sorted(c for c in calls if c.startswith("hyper-v\\"))
+        parameter = None if block is None else _parameter(block, "vmname")
+        if parameter is not None and not _is_pinned(parameter):
+            self.out.append(_violation(VM_PIN, parameter))
+        elif touches and parameter is None:
+            where = block or self.root
+            shown = f"uses {touches[0]} but declares no pinned $VMName parameter"
+            self.out.append(_violation(VM_PIN, where, shown))
+
+
+def _is_scriptblock_parameter(target: Node) -> bool:
+    """``& $Check`` where $Check is a [scriptblock] parameter of the enclosing function.
+
+    PowerShell never converts a string to a ScriptBlock, so such a variable holds code
+    written in the script itself, not a command name or text built at run time.
+    """
+    name = _text(target).strip().lower()
+    function = target.parent
+    while function is not None and function.type != "function_statement":
+        function = function.parent
+    if function is None or not re.fullmatch(r"\$[a-z_][a-z0-9_]*", name):
+        return False
+    for block in _walk(function):
+        if block.type in ("param_block", "function_parameter_declaration"):
+            parameter = _parameter(block, name[1:])
+            if parameter is not None:
+                types = [_type_name(t) for t in _walk(parameter) if t.type == "type_literal"]
+                return types == ["scriptblock"]
+    return False
+
+
+def _script_parameters(block: Node) -> list[Node]:
+    lists = [c for c in block.named_children if c.type == "parameter_list"]
+    return [p for lst in lists for p in lst.named_children if p.type == "script_parameter"]
+
+
+def _parameter_name(parameter: Node) -> str:
+    variable = next(c for c in parameter.named_children if c.type == "variable")
+    return _text(variable).lstrip("$").strip("{}")
+
+
+def _parameter(block: Node, lower_name: str) -> Node | None:
+    for parameter in _script_parameters(block):
+        if _parameter_name(parameter).lower() == lower_name:
+            return parameter
+    return None
+
+
+def _attributes(parameter: Node) -> list[Node]:
+    lists = [c for c in parameter.named_children if c.type == "attribute_list"]
+    return [a for lst in lists for a in lst.named_children if a.type == "attribute"]
+
+
+def _attribute_name(attribute: Node) -> str:
+    name = next((c for c in attribute.named_children if c.type == "attribute_name"), None)
+    return "" if name is None else _text(name).lower()
+
+
+def _arguments(attribute: Node) -> list[Node]:
+    args = next((c for c in attribute.named_children if c.type == "attribute_arguments"), None)
+    return (
+        [] if args is None else [a for a in args.named_children if a.type == "attribute_argument"]
+    )
+
+
+def _is_mandatory(parameter: Node) -> bool:
+    for attribute in _attributes(parameter):
+        if _attribute_name(attribute) == "parameter":
+            for argument in _arguments(attribute):
+                parts = [_text(c) for c in argument.named_children]
+                if parts and parts[0].lower() == "mandatory":
+                    return len(parts) == 1 or parts[1].lower() in ("$true", "1")
+    return False
+
+
+def _is_pinned(parameter: Node) -> bool:
+    """Mandatory [string]$VMName with ValidateSet('DockerDesktopVM') only, and no default."""
+    attributes = _attributes(parameter)
+    types = [
+        _type_name(t) for a in attributes for t in a.named_children if t.type == "type_literal"
+    ]
+    sets = [a for a in attributes if _attribute_name(a) == "validateset"]
+    values = [_text(arg) for s in sets for arg in _arguments(s)]
+    return (
+        _parameter_name(parameter) == "VMName"
+        and _is_mandatory(parameter)
+        and types == ["string"]
+        and len(sets) == 1
+        and values in ([f"'{VM_NAME}'"], [f'"{VM_NAME}"'])
+        and not any(c.type == "script_parameter_default" for c in parameter.named_children)
+    )
+
+
+def script_parameters(block: Node) -> dict[str, bool]:
+    """param() names (as written) -> whether mandatory."""
+    return {_parameter_name(p): _is_mandatory(p) for p in _script_parameters(block)}
+
+
+def parse_parameters(text: str) -> dict[str, bool]:
+    """The parameters of a script's top-level param() block."""
+    block = _Vetter(text, library=False, known=frozenset()).param_block()
+    return {} if block is None else script_parameters(block)
+
+
+def vet(
+    text: str,
+    *,
+    library: bool = False,
+    params: Mapping[str, bool] | None = None,
+    known_functions: frozenset[str] = frozenset(),
+) -> list[Violation]:
+    """Every violation in one script (``library=False``) or library text.
+
+    ``params``: the twin handler's parameters (name -> mandatory), compared with param().
+    ``known_functions``: lower-cased names defined elsewhere (other libraries) that may be called.
+    """
+    vetter = _Vetter(text, library=library, known=known_functions)
+    if not library:
+        vetter.job(params)
+    return vetter.run()
+
+
+def _line_sources(registry: ScriptRegistry, name: str) -> list[tuple[str, int]]:
+    """(file, line) for each line of the assembled script, replaying the registry's includes."""
+    script = registry.get(name)
+    body = (registry.root / script.sources[0]).read_text(encoding="utf-8")
+    segments: list[tuple[str, int, str]] = []  # (file, first line, text)
+    position = 0
+    for match, lib in zip(_INCLUDE.finditer(body), script.sources[1:], strict=True):
+        segments.append(
+            (script.sources[0], body.count("\n", 0, position) + 1, body[position : match.start()])
+        )
+        segments.append((lib, 1, (registry.root / lib).read_text(encoding="utf-8").rstrip("\n")))
+        position = match.end()
+    segments.append((script.sources[0], body.count("\n", 0, position) + 1, body[position:]))
+    origin: list[tuple[str, int]] = []
+    open_line_empty = False
+    for file, first, text in segments:
+        pieces = text.split("\n")
+        for i in range(len(pieces)):
+            if i == 0 and origin:  # continues the previous segment's last line
+                if open_line_empty:
+                    origin[-1] = (file, first)
+                continue
+            origin.append((file, first + i))
+        open_line_empty = pieces[-1] == ""
+    return origin
+
+
+def vet_job(registry: ScriptRegistry, name: str) -> list[Violation]:
+    """Vet job script ``name`` as the registry assembles it, against its twin handler."""
+    import ddperm.testing.jobs  # noqa: F401  (registers the handlers)
+    from ddperm.testing import dispatch
+
+    script = registry.get(name)
+    params = dispatch.parameters(name) if name in dispatch.HANDLERS else None
+    found = vet(script.text, params=params)
+    if params is None:
+        found.append(Violation(TWIN_PARAMS, 1, f"no twin handler registered for {name!r}"))
+    origin = _line_sources(registry, name)
+    assert len(origin) == script.text.count("\n") + 1, "include mapping out of step"
+    return [replace(v, file=origin[v.line - 1][0], line=origin[v.line - 1][1]) for v in found]
+
+
+def library_functions(root: Path) -> frozenset[str]:
+    """Lower-cased names of the functions every library defines."""
+    names: set[str] = set()
+    for path in sorted((root / "lib").glob("*.ps1")):
+        names |= set(
+            _Vetter(path.read_text(encoding="utf-8"), library=True, known=frozenset()).functions
+        )
+    return frozenset(names)
+
+
+def vet_library(root: Path, relative: str) -> list[Violation]:
+    """Vet one library file; functions of the other libraries may be called."""
+    text = (root / relative).read_bytes().decode("utf-8", "replace")
+    found = vet(text, library=True, known_functions=library_functions(root))
+    return [replace(v, file=relative) for v in found]
+
+
+def fresh_registry(into: Path) -> ScriptRegistry:
+    """A registry over a copy of ps_scripts/ with a manifest rebuilt for its current bytes.
+
+    Vetting looks at what is on disk now; whether the manifest is current is tested apart.
+    """
+    root = into / "ps_scripts"
+    shutil.copytree(script_root(), root)
+    (root / "manifest.json").write_text(manifest_text(build_manifest(root)))
+    return ScriptRegistry(root)
+
+
+def job_names(root: Path) -> list[str]:
+    return sorted(p.stem for p in root.glob("*.ps1"))
+
+
+def library_files(root: Path) -> list[str]:
+    return sorted(f"lib/{p.name}" for p in (root / "lib").glob("*.ps1"))
+
+
+def vet_all() -> list[Violation]:
+    """Every violation in ps_scripts/ as it is on disk now (deduplicated across scripts)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        registry = fresh_registry(Path(tmp))
+        found = {v for name in job_names(registry.root) for v in vet_job(registry, name)}
+        for relative in library_files(registry.root):
+            found.update(vet_library(registry.root, relative))
+    return sorted(found, key=lambda v: (v.file, v.line, v.rule))
+
+
+if __name__ == "__main__":
+    violations = vet_all()
+    print("\n".join(map(str, violations)) or "no violations")
+    sys.exit(1 if violations else 0)
