@@ -16,7 +16,7 @@ import ssl
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -74,10 +74,8 @@ class _Server(ThreadingHTTPServer):
         with self._lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -222,15 +220,15 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     username: str = "ddperm",
-    password: str = "twin-Passw0rd",
+    password: str = "twin-Passw0rd",  # noqa: S107  (a loopback test twin)
     registry: ScriptRegistry | None = None,
 ) -> Iterator[Endpoint]:
     """Serve ``fake`` as a WinRM endpoint until the block ends (port 0: an ephemeral one).
 
     ``auth`` is what the returned options ask for ("basic", "negotiate" or "ntlm");
-    the endpoint accepts both schemes. Endpoints in one process share NTLM users by
-    name (pyspnego reads them from one file), so give each user name one password. ``tls`` serves HTTPS with a fresh
-    self-signed certificate whose path is ``endpoint.certificate``.
+    the endpoint accepts both schemes. ``tls`` serves HTTPS with a fresh self-signed
+    certificate whose path is ``endpoint.certificate``. Endpoints in one process share
+    NTLM users by name (pyspnego reads them from one file): one password per name.
     """
     if auth not in ("basic", "negotiate", "ntlm"):
         raise ValueError(f"the twin speaks basic, negotiate or ntlm, not {auth!r}")

@@ -17,7 +17,7 @@ from ddperm.testing.winrm.soap import Request, q
 _DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
 _RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
 MAX_RECEIVE_WAIT = 5.0
-"""Longest a Receive with nothing to say waits before the timed-out fault (real: OperationTimeout)."""
+"""Seconds a Receive with nothing to say waits before the timed-out fault."""
 
 
 class WinRMService:

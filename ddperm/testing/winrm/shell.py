@@ -128,7 +128,7 @@ class Shell:
 
 
 def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any]]:
-    """The script text and named parameters of a one-command pipeline (the only kind ddperm sends)."""
+    """Script text and named parameters of a one-command pipeline (all ddperm sends)."""
     commands = pipeline.metadata.commands if pipeline.metadata is not None else []
     if len(commands) != 1 or not commands[0].is_script:
         raise not_a_vetted_script()
