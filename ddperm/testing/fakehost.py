@@ -102,9 +102,9 @@ class FakeVM:
     generation: int = 2
     processor_count: int = 2
     memory_startup_bytes: int = 2 * 2**30
-    vhd_path: str = ""
+    vhd_path: str = ""  # its one hard disk ("" when it has none)
     path: str = ""
-    hangs_on_shutdown: bool = False
+    hangs_on_shutdown: bool = False  # the guest ignores shutdown requests (Stop-VM hangs)
 
 
 def _default_services() -> dict[str, FakeService]:
@@ -151,6 +151,7 @@ class FakeHost:
     )
     hypervisorlaunchtype: str | None = "Auto"  # "Auto", "Off", or None when never set
     hypervisor_present: bool = True
+    logical_processors: int = 8  # Hyper-V refuses a VM with more virtual processors
     dism_com_registered: bool = True  # False: pwsh 7 without DISM COM class (PowerShell #13866)
     services: dict[str, FakeService] = field(default_factory=_default_services)
     groups: dict[str, FakeGroup] = field(

@@ -18,12 +18,13 @@ $DdpermSystemFolders = @(
     '\users\public'
 )
 
-function New-DdpermPathError {
+function New-DdpermErrorRecord {
     # An ErrorRecord whose FullyQualifiedErrorId is exactly $Id (thrown with 'throw').
-    param([string]$Id, [string]$Message, [string]$Target)
+    # Also used by lib/HyperV.ps1, which is always included together with this library.
+    param([string]$Id, [string]$Message, [string]$Target, [string]$Category = 'SecurityError')
     $exception = New-Object System.InvalidOperationException $Message
     return New-Object System.Management.Automation.ErrorRecord @(
-        $exception, $Id, [System.Management.Automation.ErrorCategory]::SecurityError, $Target)
+        $exception, $Id, [System.Management.Automation.ErrorCategory]$Category, $Target)
 }
 
 function Assert-DdpermSafePath {
@@ -45,7 +46,7 @@ function Assert-DdpermSafePath {
         }
     }
     if (-not $shapeOk -or $parts.Count -eq 0) {
-        throw (New-DdpermPathError 'DdpermUnsafePath' "The $What is not an absolute local path ddperm may use: '$Path'." $Path)
+        throw (New-DdpermErrorRecord 'DdpermUnsafePath' "The $What is not an absolute local path ddperm may use: '$Path'." $Path)
     }
     $current = $Path.Substring(0, 2).ToUpperInvariant()
     foreach ($part in $parts) {
@@ -58,7 +59,7 @@ function Assert-DdpermSafePath {
             break
         }
         if (($attributes -band [System.IO.FileAttributes]::ReparsePoint) -ne 0) {
-            throw (New-DdpermPathError 'DdpermReparsePoint' "Refusing the $What '$Path': '$current' is a junction, symbolic link or mount point." $current)
+            throw (New-DdpermErrorRecord 'DdpermReparsePoint' "Refusing the $What '$Path': '$current' is a junction, symbolic link or mount point." $current)
         }
     }
     # No component is a link, so the final path is the path itself; re-check it resolved.
@@ -66,8 +67,30 @@ function Assert-DdpermSafePath {
     $relative = $full.Substring(2).TrimEnd('\').ToLowerInvariant()
     foreach ($folder in $DdpermSystemFolders) {
         if ($relative -eq $folder -or $relative.StartsWith($folder + '\')) {
-            throw (New-DdpermPathError 'DdpermSystemPath' "Refusing the $What '$Path': it is inside the system folder '$folder'." $full)
+            throw (New-DdpermErrorRecord 'DdpermSystemPath' "Refusing the $What '$Path': it is inside the system folder '$folder'." $full)
         }
     }
     return $full
+}
+
+function New-DdpermFolder {
+    # Creates $Path (a path already passed Assert-DdpermSafePath) and every missing parent;
+    # returns the folders it created, deepest last, so a rollback can remove exactly those.
+    param([Parameter(Mandatory = $true)] [string]$Path)
+    $missing = @()
+    $current = $Path
+    while ($current.Length -gt 3 -and -not (Microsoft.PowerShell.Management\Test-Path -LiteralPath $current)) {
+        $missing = @($current) + $missing
+        $current = [System.IO.Path]::GetDirectoryName($current)
+    }
+    foreach ($folder in $missing) { [void][System.IO.Directory]::CreateDirectory($folder) }
+    return , $missing
+}
+
+function Remove-DdpermCreatedFolders {
+    # Rollback of New-DdpermFolder: removes the folders it created, deepest first, if empty.
+    param([AllowEmptyCollection()] [string[]]$Folders)
+    for ($i = $Folders.Count - 1; $i -ge 0; $i--) {
+        try { [System.IO.Directory]::Delete($Folders[$i], $false) } catch { break }
+    }
 }

@@ -1,0 +1,64 @@
+# ddperm Hyper-V library: finding the one DockerDesktopVM and describing it.
+# Include after Common and Paths (New-DdpermErrorRecord lives in Paths).
+# Hyper-V allows several VMs with one name, and Get-VM -Name matches case-insensitively,
+# so every script goes through Get-DdpermVM: exactly one VM, with exactly the pinned name.
+
+function Get-DdpermVM {
+    # The VM called $Name, or $null when there is none and -AllowMissing is set. Any other
+    # Get-VM failure (no permission, VMMS stopped, module missing) is thrown unchanged.
+    param([Parameter(Mandatory = $true)] [string]$Name, [switch]$AllowMissing)
+    try {
+        $found = @(Hyper-V\Get-VM -Name $Name)
+    } catch {
+        if ($AllowMissing -and $_.FullyQualifiedErrorId -eq 'InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM') {
+            return $null
+        }
+        throw
+    }
+    if ($found.Count -eq 0) {
+        if ($AllowMissing) { return $null }
+        throw (New-DdpermErrorRecord 'DdpermVMNotFound' "Hyper-V has no virtual machine named '$Name'." $Name 'ObjectNotFound')
+    }
+    if ($found.Count -gt 1) {
+        throw (New-DdpermErrorRecord 'DdpermDuplicateVM' "Hyper-V has $($found.Count) virtual machines named '$Name'; refusing to guess which one is Docker's." $Name 'InvalidResult')
+    }
+    if ($found[0].Name -cne $Name) {
+        throw (New-DdpermErrorRecord 'DdpermVMNameMismatch' "The virtual machine '$($found[0].Name)' is not named exactly '$Name'." $Name 'InvalidResult')
+    }
+    return $found[0]
+}
+
+function Get-DdpermVMDisk {
+    # The VM's one hard disk drive (DockerDesktopVM has exactly one).
+    param([Parameter(Mandatory = $true)] $VM)
+    $drives = @(Hyper-V\Get-VMHardDiskDrive -VM $VM)
+    if ($drives.Count -ne 1) {
+        throw (New-DdpermErrorRecord 'DdpermVMDiskCount' "The virtual machine '$($VM.Name)' has $($drives.Count) hard disks; ddperm expects exactly one." $VM.Name 'InvalidResult')
+    }
+    return $drives[0]
+}
+
+function Assert-DdpermVMOff {
+    param([Parameter(Mandatory = $true)] $VM, [Parameter(Mandatory = $true)] [string]$Action)
+    $state = [string]$VM.State
+    if ($state -ne 'Off') {
+        throw (New-DdpermErrorRecord 'DdpermVMNotOff' "Cannot $Action while the virtual machine '$($VM.Name)' is $state; stop it first." $VM.Name 'InvalidOperation')
+    }
+}
+
+function ConvertTo-DdpermVMInfo {
+    # The VMInfo document: enums by name, sizes in bytes.
+    param([Parameter(Mandatory = $true)] $VM)
+    $disk = @(Hyper-V\Get-VMHardDiskDrive -VM $VM | Microsoft.PowerShell.Utility\Select-Object -First 1)
+    $vhdPath = $null
+    if ($disk.Count -eq 1) { $vhdPath = [string]$disk[0].Path }
+    return [ordered]@{
+        name                 = [string]$VM.Name
+        vm_id                = [string]$VM.VMId
+        state                = [string]$VM.State
+        generation           = [int]$VM.Generation
+        processor_count      = [int]$VM.ProcessorCount
+        memory_startup_bytes = [int64]$VM.MemoryStartup
+        vhd_path             = $vhdPath
+    }
+}

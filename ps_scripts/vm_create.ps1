@@ -1,0 +1,56 @@
+# ddperm-kind: destructive
+# Creates DockerDesktopVM with a new dynamic DockerDesktop.vhdx in the data folder; on any
+# failure everything this script made is removed again (no half-made VM, no orphan disk).
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [ValidateSet('DockerDesktopVM')]
+    [string]$VMName,
+    [Parameter(Mandatory = $true)]
+    [ValidateRange(1, 64)]
+    [int]$ProcessorCount,
+    [Parameter(Mandatory = $true)]
+    [ValidateRange(1073741824, 274877906944)]
+    [int64]$MemoryStartupBytes,
+    [Parameter(Mandatory = $true)]
+    [ValidateRange(1073741824, 70368744177664)]
+    [int64]$DiskSizeBytes,
+    [Parameter(Mandatory = $true)]
+    [string]$DataFolder
+)
+Set-StrictMode -Version 3
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+# ddperm:include Common
+# ddperm:include Paths
+# ddperm:include HyperV
+
+if ($null -ne (Get-DdpermVM -Name $VMName -AllowMissing)) {
+    throw (New-DdpermErrorRecord 'DdpermVMExists' "The virtual machine '$VMName' already exists." $VMName 'ResourceExists')
+}
+$folder = Assert-DdpermSafePath -Path $DataFolder -What 'data folder'
+$vhdx = Assert-DdpermSafePath -Path ($folder.TrimEnd('\') + '\DockerDesktop.vhdx') -What 'VM disk'
+if (Microsoft.PowerShell.Management\Test-Path -LiteralPath $vhdx) {
+    throw (New-DdpermErrorRecord 'DdpermDiskExists' "'$vhdx' already exists; move or delete it before creating the VM." $vhdx 'ResourceExists')
+}
+
+$createdFolders = @()
+$diskCreated = $false
+$vm = $null
+try {
+    $createdFolders = New-DdpermFolder -Path $folder
+    $diskCreated = $true  # from here on a (possibly partial) disk file is ours to remove
+    [void](Hyper-V\New-VHD -Path $vhdx -SizeBytes $DiskSizeBytes -Dynamic)
+    $vm = Hyper-V\New-VM -Name $VMName -Generation 2 -MemoryStartupBytes $MemoryStartupBytes -NoVHD
+    Hyper-V\Set-VM -VM $vm -ProcessorCount $ProcessorCount -StaticMemory -AutomaticCheckpointsEnabled $false
+    Hyper-V\Add-VMHardDiskDrive -VM $vm -Path $vhdx
+} catch {
+    $failure = $_
+    if ($null -ne $vm) { try { Hyper-V\Remove-VM -VM $vm -Force } catch { } }
+    if ($diskCreated -and (Microsoft.PowerShell.Management\Test-Path -LiteralPath $vhdx)) {
+        try { Microsoft.PowerShell.Management\Remove-Item -LiteralPath $vhdx -Force } catch { }
+    }
+    Remove-DdpermCreatedFolders -Folders $createdFolders
+    throw $failure
+}
+Write-DdpermResult (ConvertTo-DdpermVMInfo -VM (Get-DdpermVM -Name $VMName))
