@@ -15,6 +15,7 @@ from ddperm.errors import (
 from ddperm.guard import VM_NAME
 from ddperm.host import Host
 from ddperm.retry import RetryPolicy
+from ddperm.transports.psrp import connect
 
 __all__ = [
     "VM_NAME",
@@ -26,4 +27,5 @@ __all__ = [
     "PolicyError",
     "RetryPolicy",
     "TransportError",
+    "connect",
 ]

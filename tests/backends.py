@@ -6,12 +6,17 @@ where tests that must seed state are skipped with the reason shown).
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from ddperm.host import Host
 from ddperm.testing import FakeHost, TwinRunner
+from ddperm.testing.winrm import shared_endpoint
+from ddperm.transports.psrp import connect
 
 
 @dataclass
@@ -30,4 +35,35 @@ def inprocess(fake: FakeHost, **options: object) -> Iterator[Backend]:
         yield Backend("inprocess", host, fake)
 
 
-BACKENDS: dict[str, Callable[..., object]] = {"inprocess": inprocess}
+@contextmanager
+def _over_winrm(name: str, auth: str, fake: FakeHost, **options: Any) -> Iterator[Backend]:
+    """The twin served over WinRM on 127.0.0.1 (one endpoint per auth for the session)."""
+    endpoint = shared_endpoint(auth)
+    endpoint.fake = fake
+    with connect(**endpoint.connect_options(), **options) as host:
+        yield Backend(name, host, fake)
+
+
+@contextmanager
+def real_host(fake: FakeHost, **options: Any) -> Iterator[Backend]:
+    """A real Windows host from DDPERM_TEST_HOST (+ _USERNAME, _PASSWORD, _AUTH, _PORT, _SSL)."""
+    env = os.environ
+    with connect(
+        env["DDPERM_TEST_HOST"],
+        username=env.get("DDPERM_TEST_USERNAME"),
+        password=env.get("DDPERM_TEST_PASSWORD"),
+        auth=env.get("DDPERM_TEST_AUTH", "negotiate"),
+        port=int(env["DDPERM_TEST_PORT"]) if env.get("DDPERM_TEST_PORT") else None,
+        ssl=env.get("DDPERM_TEST_SSL", "1") != "0",
+        **options,
+    ) as host:
+        yield Backend("real-host", host, None)
+
+
+BACKENDS: dict[str, Callable[..., object]] = {
+    "inprocess": inprocess,
+    "winrm-basic": functools.partial(_over_winrm, "winrm-basic", "basic"),
+    "winrm-ntlm": functools.partial(_over_winrm, "winrm-ntlm", "ntlm"),
+}
+if os.environ.get("DDPERM_TEST_HOST"):
+    BACKENDS["real-host"] = real_host

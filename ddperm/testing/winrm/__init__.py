@@ -8,5 +8,6 @@ parameters to ``FakeHost.execute``).
 
 from ddperm.testing.winrm.faults import Fault, FaultPlan
 from ddperm.testing.winrm.server import Endpoint, serve
+from ddperm.testing.winrm.shared import shared_endpoint
 
-__all__ = ["Endpoint", "Fault", "FaultPlan", "serve"]
+__all__ = ["Endpoint", "Fault", "FaultPlan", "serve", "shared_endpoint"]

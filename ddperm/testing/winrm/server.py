@@ -32,7 +32,7 @@ from ddperm.testing.winrm.auth import (
     is_encrypted,
     use_ntlm_user_file,
 )
-from ddperm.testing.winrm.bridge import fake_runner
+from ddperm.testing.winrm.bridge import FakeHostRunner
 from ddperm.testing.winrm.faults import Fault, FaultPlan
 from ddperm.testing.winrm.service import WinRMService
 from ddperm.testing.winrm.tls import write_self_signed
@@ -173,10 +173,19 @@ class Endpoint:
     password: str
     auth: str
     certificate: Path | None
-    fake: FakeHost
     service: WinRMService
     faults: FaultPlan
+    _runner: FakeHostRunner = field(repr=False)
     _server: _Server = field(repr=False)
+
+    @property
+    def fake(self) -> FakeHost:
+        """The FakeHost answering; assign another to reuse the endpoint for a new test."""
+        return self._runner.fake
+
+    @fake.setter
+    def fake(self, fake: FakeHost) -> None:
+        self._runner.fake = fake
 
     @property
     def ssl(self) -> bool:
@@ -232,10 +241,10 @@ def serve(
     """
     if auth not in ("basic", "negotiate", "ntlm"):
         raise ValueError(f"the twin speaks basic, negotiate or ntlm, not {auth!r}")
-    fake = fake if fake is not None else FakeHost()
     credentials = Credentials(username, password)
     use_ntlm_user_file(credentials)
-    service = WinRMService(fake_runner(fake, registry))
+    runner = FakeHostRunner(fake if fake is not None else FakeHost(), registry)
+    service = WinRMService(runner)
     server = _Server((host, port), service, credentials, SCHEMES)
     with tempfile.TemporaryDirectory(prefix="ddperm-twin-") as folder:
         certificate = None
@@ -256,9 +265,9 @@ def serve(
                 password=credentials.password,
                 auth=auth,
                 certificate=certificate,
-                fake=fake,
                 service=service,
                 faults=server.faults,
+                _runner=runner,
                 _server=server,
             )
         finally:

@@ -1,0 +1,307 @@
+"""The PSRP runner: vetted scripts over WinRM with pypsrp's stable (0.9) API.
+
+One runspace pool per runner, opened on first use and reused by every call; calls
+are serialized on it (thread-safe) and a dead pool is reopened on the next call.
+Parameters travel as PSRP parameters (typed CLIXML), never in the script text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+from pypsrp.complex_objects import PSInvocationState
+from pypsrp.exceptions import AuthenticationError as PSRPAuthenticationError
+from pypsrp.exceptions import WinRMError, WinRMTransportError, WSManFaultError
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.serializer import TaggedValue
+from pypsrp.wsman import WSMan
+
+from ddperm.errors import AuthenticationError, HostError, OutputError, TransportError
+from ddperm.host import Host
+from ddperm.retry import RetryPolicy
+from ddperm.runner import Params, ParamValue
+from ddperm.scripts import Script
+
+log = logging.getLogger(__name__)
+
+SHELL_NOT_FOUND = 0x8033805B
+"""The shell (runspace pool) is gone, e.g. the WinRM service restarted: nothing ran."""
+TRY_AGAIN = frozenset({0x80338029, 170, 1237})
+"""WS-Man fault codes meaning "try again": operation timed out, ERROR_BUSY, ERROR_RETRY."""
+ACCESS_DENIED = 5
+
+# System.Management.Automation.ErrorCategory, by value.
+ERROR_CATEGORIES = (
+    "NotSpecified",
+    "OpenError",
+    "CloseError",
+    "DeviceError",
+    "DeadlockDetected",
+    "InvalidArgument",
+    "InvalidData",
+    "InvalidOperation",
+    "InvalidResult",
+    "InvalidType",
+    "MetadataError",
+    "NotImplemented",
+    "NotInstalled",
+    "ObjectNotFound",
+    "OperationStopped",
+    "OperationTimeout",
+    "SyntaxError",
+    "ParserError",
+    "PermissionDenied",
+    "ResourceBusy",
+    "ResourceExists",
+    "ResourceUnavailable",
+    "ReadError",
+    "WriteError",
+    "FromStdErr",
+    "SecurityError",
+    "ProtocolError",
+    "ConnectionError",
+    "AuthenticationError",
+    "LimitsExceeded",
+    "QuotaExceeded",
+    "NotEnabled",
+)
+_INT32 = range(-(2**31), 2**31)
+
+
+class _ShellGone(Exception):
+    """The pool's shell no longer exists; the command was not created."""
+
+
+class PSRPRunner:
+    """Runs vetted scripts on one Windows host over PowerShell Remoting.
+
+    ``wsman_options`` go to ``pypsrp.wsman.WSMan`` unchanged (``port``, ``ssl``,
+    ``auth``, ``username``, ``password``, ``cert_validation``, ``encryption``,
+    ``operation_timeout``, ``connection_timeout``, ``read_timeout``, and the
+    options of certificate, CredSSP and Negotiate auth).
+    """
+
+    def __init__(
+        self,
+        server: str,
+        *,
+        configuration_name: str = "Microsoft.PowerShell",
+        **wsman_options: Any,
+    ) -> None:
+        self.server = server
+        self.configuration_name = configuration_name
+        self._wsman_options = wsman_options
+        self._lock = threading.Lock()
+        self._wsman: WSMan | None = None
+        self._pool: RunspacePool | None = None
+        self.pool_opens = 0
+        """How many runspace pools this runner has opened (1 while nothing fails)."""
+
+    def run(self, script: Script, params: Params) -> str:
+        with self._lock:
+            try:
+                return self._run_once(script, params)
+            except _ShellGone:
+                log.info("runspace pool on %s is gone; reopening", self.server)
+                self._discard()
+            try:
+                return self._run_once(script, params)
+            except _ShellGone as exc:
+                self._discard()
+                raise TransportError(f"{self.server}: the runspace pool vanished twice") from exc
+
+    def close(self) -> None:
+        """Close the runspace pool (best effort) and the HTTP session."""
+        with self._lock:
+            pool, wsman = self._pool, self._wsman
+            self._pool = self._wsman = None
+            try:
+                if pool is not None:
+                    pool.close()
+            except (WinRMError, requests.RequestException, ET.ParseError) as exc:
+                log.info("closing the runspace pool on %s failed: %s", self.server, exc)
+            finally:
+                if wsman is not None:
+                    wsman.close()
+
+    def _run_once(self, script: Script, params: Params) -> str:
+        wire = {name: to_wire(value) for name, value in params.items()}
+        try:
+            pool = self._open_pool()
+            ps = PowerShell(pool)
+            ps.add_script(script.text)
+            for name, value in wire.items():
+                ps.add_parameter(name, value)
+            try:
+                ps.begin_invoke()
+            except WSManFaultError as exc:
+                if exc.code == SHELL_NOT_FOUND:
+                    raise _ShellGone from exc
+                raise
+            ps.end_invoke()
+            self._release(ps)
+        except _ShellGone:
+            raise
+        except Exception as exc:
+            self._discard()
+            mapped = translate(self.server, exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        return single_output(script.name, ps)
+
+    def _open_pool(self) -> RunspacePool:
+        if self._pool is None:
+            if self._wsman is None:
+                self._wsman = WSMan(self.server, **self._wsman_options)
+            pool = RunspacePool(self._wsman, configuration_name=self.configuration_name)
+            self.pool_opens += 1
+            pool.open()
+            self._pool = pool
+        return self._pool
+
+    def _release(self, ps: PowerShell) -> None:
+        """Tell the host the pipeline is finished (frees it server-side)."""
+        try:
+            ps.close()
+        except (WinRMError, requests.RequestException) as exc:
+            log.info("releasing a pipeline on %s failed: %s", self.server, exc)
+            self._discard()
+
+    def _discard(self) -> None:
+        """Forget the pool and the HTTP session; the next call opens fresh ones."""
+        wsman, self._pool, self._wsman = self._wsman, None, None
+        if wsman is not None:
+            wsman.close()
+
+
+def to_wire(value: ParamValue) -> object:
+    """A parameter value as pypsrp should serialize it (plain types; big ints as Int64)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value) if value in _INT32 else TaggedValue("I64", int(value))
+    if isinstance(value, Sequence):
+        return [to_wire(item) for item in value]
+    raise TypeError(f"cannot send {type(value).__name__} as a PSRP parameter")
+
+
+def single_output(script: str, ps: PowerShell) -> str:
+    """The one JSON document a pipeline wrote, or the HostError its error records mean."""
+    if ps.streams.error:
+        raise host_error(script, ps.streams.error[0])
+    if ps.state == PSInvocationState.FAILED:
+        raise HostError("the pipeline failed without an error record", script=script)
+    texts = [item for item in ps.output if isinstance(item, str)]
+    if len(ps.output) != 1 or len(texts) != 1:
+        raise OutputError(f"{script}: expected one JSON document, got {len(ps.output)} objects")
+    return texts[0]
+
+
+def host_error(script: str, record: Any) -> HostError:
+    """A HostError carrying what a PowerShell ErrorRecord says."""
+    exception = record.exception
+    properties: dict[str, Any] = {}
+    for name in ("adapted_properties", "extended_properties"):
+        properties.update(getattr(exception, name, None) or {})
+    exception_types = getattr(exception, "types", None) or [""]
+    category = record.category if isinstance(record.category, int) else 0
+    target = record.target_name or (
+        "" if record.target_object is None else str(record.target_object)
+    )
+    return HostError(
+        record.details_message or str(properties.get("Message") or "") or str(record.message),
+        fully_qualified_error_id=record.fq_error or "",
+        category=ERROR_CATEGORIES[category] if 0 <= category < len(ERROR_CATEGORIES) else "",
+        target=target,
+        exception_type=exception_types[0],
+        script=script,
+    )
+
+
+def translate(server: str, exc: Exception) -> Exception:
+    """pypsrp's and requests' failures as ddperm errors (others unchanged)."""
+    if isinstance(exc, PSRPAuthenticationError):
+        return AuthenticationError(f"{server}: {exc}")
+    if isinstance(exc, WSManFaultError):
+        if exc.code == ACCESS_DENIED:
+            return AuthenticationError(f"{server}: access denied: {exc.reason}")
+        if exc.code in TRY_AGAIN:
+            return TransportError(f"{server}: WS-Man fault {exc.code:#x}: {exc.reason}")
+        return HostError(
+            str(exc.reason or exc),
+            fully_qualified_error_id=f"WSManFault,{exc.code:#x}"
+            if isinstance(exc.code, int)
+            else "WSManFault",
+            category="ProtocolError",
+        )
+    if isinstance(exc, WinRMTransportError):
+        if exc.code >= 500:
+            return TransportError(f"{server}: HTTP {exc.code}")
+        return HostError(
+            f"{server} answered HTTP {exc.code}: {exc.response_text[:200]}",
+            fully_qualified_error_id=f"WinRMTransport,{exc.code}",
+            category="ConnectionError",
+        )
+    if isinstance(exc, (requests.RequestException, WinRMError, ET.ParseError, OSError)):
+        return TransportError(f"{server}: {type(exc).__name__}: {exc}")
+    return exc
+
+
+def connect(
+    server: str | None = None,
+    *,
+    port: int | None = None,
+    ssl: bool = True,
+    auth: str = "negotiate",
+    username: str | None = None,
+    password: str | None = None,
+    cert_validation: bool | str = True,
+    encryption: str = "auto",
+    operation_timeout: int = 20,
+    connection_timeout: int = 30,
+    read_timeout: int | None = None,
+    configuration_name: str = "Microsoft.PowerShell",
+    windows_containers_enabled: bool = True,
+    retry: RetryPolicy | None = None,
+    **auth_options: Any,
+) -> Host:
+    """A ``Host`` reached over WinRM/PSRP; close it (or use ``with``) to close its pool.
+
+    ``server``, ``username`` and ``password`` default to DDPERM_HOST, DDPERM_USERNAME
+    and DDPERM_PASSWORD. ``ssl`` picks https (port 5986) or http (5985). ``auth`` is
+    one of pypsrp's: negotiate, ntlm, kerberos, basic, certificate, credssp (kerberos
+    and credssp need the ``ddperm[kerberos]`` / ``ddperm[credssp]`` extras);
+    ``auth_options`` carries their settings (``certificate_pem``, ``credssp_*``,
+    ``negotiate_*``). ``cert_validation`` is on by default; pass a CA bundle path to
+    trust a private CA. ``operation_timeout`` bounds one WS-Man operation,
+    ``read_timeout`` (default: operation timeout + 10 s) one HTTP answer. The runspace
+    pool opens on the first call.
+    """
+    server = server or os.environ.get("DDPERM_HOST")
+    if not server:
+        raise ValueError("no server given and DDPERM_HOST is not set")
+    runner = PSRPRunner(
+        server,
+        configuration_name=configuration_name,
+        port=port,
+        ssl=ssl,
+        auth=auth,
+        username=username if username is not None else os.environ.get("DDPERM_USERNAME"),
+        password=password if password is not None else os.environ.get("DDPERM_PASSWORD"),
+        cert_validation=cert_validation,
+        encryption=encryption,
+        operation_timeout=operation_timeout,
+        connection_timeout=connection_timeout,
+        read_timeout=read_timeout if read_timeout is not None else operation_timeout + 10,
+        **auth_options,
+    )
+    return Host(runner, windows_containers_enabled=windows_containers_enabled, retry=retry)
