@@ -39,11 +39,12 @@ PREAMBLE = "preamble"  # StrictMode 3, ErrorAction Stop, progress silenced, righ
 OUTPUT = "output"  # the script writes its result through Write-DdpermResult
 ASCII = "ascii"  # ASCII only (no BOM, no smart quotes)
 CR = "cr"  # LF line endings only
-VM_PIN = "vm-pin"  # a VM-touching script declares the pinned, mandatory [string]$VMName
+VM_PIN = "vm-pin"  # the pinned, mandatory [string]$VMName is the only VM name Hyper-V sees
+LITERAL_PATH = "literal-path"  # file cmdlets take -LiteralPath (no wildcard expansion)
 LIBRARY_SHAPE = "library-shape"  # a library only defines functions and data
 TWIN_PARAMS = "twin-params"  # param() names and mandatory flags equal the twin handler's
 RULES = (SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST)
-RULES += (PREAMBLE, OUTPUT, ASCII, CR, VM_PIN, LIBRARY_SHAPE, TWIN_PARAMS)
+RULES += (PREAMBLE, OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS)
 
 
 class Family(NamedTuple):
@@ -62,6 +63,11 @@ ALLOWLIST = (
         "strict mode and pipeline plumbing; no side effects",
     ),
     Family(
+        "Microsoft.PowerShell.Core",
+        "Wait-Job Stop-Job Remove-Job",
+        "deadline on a Hyper-V -AsJob job (Stop-VM can hang); Start-Job is not allowed",
+    ),
+    Family(
         "Microsoft.PowerShell.Utility",
         "ConvertTo-Json ConvertFrom-Json",
         "the one JSON result (Write-DdpermResult) and JSON data read back",
@@ -77,9 +83,24 @@ ALLOWLIST = (
         ".NET objects such as ErrorRecord; -ComObject and web clients are forbidden",
     ),
     Family(
+        "Microsoft.PowerShell.Utility",
+        "Get-FileHash",
+        "verify a copied disk before its original is deleted (-LiteralPath only)",
+    ),
+    Family(
         "Microsoft.PowerShell.Management",
-        "Test-Path",
-        "existence checks (files, registry keys such as RebootPending); read-only",
+        "Test-Path Get-ChildItem",
+        "existence checks and folder listings (files, registry keys); read-only, -LiteralPath",
+    ),
+    Family(
+        "Microsoft.PowerShell.Management",
+        "Move-Item Copy-Item Remove-Item",
+        "VM disks and data folders, at paths re-checked by Assert-DdpermSafePath (-LiteralPath)",
+    ),
+    Family(
+        "Microsoft.PowerShell.Security",
+        "Get-Acl Set-Acl",
+        "a renamed disk takes its destination folder's inherited ACL (-LiteralPath only)",
     ),
     Family(
         "Microsoft.PowerShell.Management",
@@ -93,8 +114,23 @@ ALLOWLIST = (
     ),
     Family(
         "Hyper-V",
-        "Get-VM Start-VM Stop-VM Get-VMHardDiskDrive Get-VHD Resize-VHD Optimize-VHD",
-        "the DockerDesktopVM and its disks only, pinned by $VMName (vm-pin rule)",
+        "Get-VM Get-VMHardDiskDrive Get-VHD",
+        "read the one DockerDesktopVM and its disk, found by the pinned $VMName",
+    ),
+    Family(
+        "Hyper-V",
+        "Start-VM Stop-VM Resume-VM Remove-VMSavedState",
+        "start and stop DockerDesktopVM (vm_start, vm_stop), given the VM object",
+    ),
+    Family(
+        "Hyper-V",
+        "New-VM New-VHD Set-VM Add-VMHardDiskDrive Remove-VM",
+        "create and destroy DockerDesktopVM (vm_create, vm_destroy), named by $VMName",
+    ),
+    Family(
+        "Hyper-V",
+        "Set-VMHardDiskDrive Resize-VHD Optimize-VHD",
+        "move, resize and compact the DockerDesktopVM disk (vhd_*)",
     ),
     Family(
         "Dism",
@@ -115,8 +151,23 @@ FORBIDDEN_COMMANDS = frozenset(
 FORBIDDEN_TYPES = frozenset(
     {"net.webclient", "net.webrequest", "net.httpwebrequest", "net.http.httpclient"}
 )
-# [T]::Create(...) builds runnable code from text.
-_CODE_FACTORIES = frozenset({"scriptblock", "management.automation.scriptblock", "powershell"})
+# [Type]::Member calls that run code from text, start processes or load assemblies.
+_FORBIDDEN_STATIC = frozenset(
+    {
+        ("scriptblock", "create"),
+        ("management.automation.scriptblock", "create"),
+        ("powershell", "create"),
+        ("management.automation.powershell", "create"),
+        ("diagnostics.process", "start"),
+        ("reflection.assembly", "load"),
+        ("reflection.assembly", "loadfrom"),
+        ("reflection.assembly", "loadfile"),
+    }
+)
+# File cmdlets must name their target with -LiteralPath, so no path acts as a wildcard.
+_FILE_READ = "test-path get-item get-childitem get-content get-itemproperty get-acl get-filehash"
+_FILE_WRITE = "set-content add-content move-item copy-item remove-item rename-item set-acl"
+_LITERAL_PATH_CMDLETS = frozenset(f"{_FILE_READ} {_FILE_WRITE}".split())
 PS7_COMMANDS = frozenset({"get-error"})
 _PS7_NODES = frozenset({"null_coalesce_expression", "ternary_expression", "pipeline_chain_tail"})
 # (commands or None for any command, parameter, shortest accepted prefix, rule)
@@ -202,6 +253,29 @@ def _parameters_of(command: Node) -> list[Node]:
     )
 
 
+def _named_arguments(command: Node) -> dict[str, Node | None]:
+    """Lower-cased parameter name -> the value written after it (None for a bare switch)."""
+    elements = command.child_by_field_name("command_elements")
+    parts = [] if elements is None else elements.named_children
+    parts = [c for c in parts if c.type != "command_argument_sep"]
+    found: dict[str, Node | None] = {}
+    for i, part in enumerate(parts):
+        if part.type == "command_parameter":
+            following = parts[i + 1] if i + 1 < len(parts) else None
+            value = (
+                None if following is None or following.type == "command_parameter" else following
+            )
+            found[_text(part).lstrip("-").rstrip(":").lower()] = value
+    return found
+
+
+def _in_function(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type != "function_statement":
+        parent = parent.parent
+    return parent is not None
+
+
 class _Vetter:
     def __init__(self, text: str, *, library: bool, known: frozenset[str]) -> None:
         self.text = text
@@ -212,6 +286,11 @@ class _Vetter:
         self.out: list[Violation] = []
         self.functions = self._functions()
         self.known = known | frozenset(self.functions)
+        self.hyperv_functions = {
+            f
+            for f, calls in self.functions.items()
+            if any(c.startswith("hyper-v\\") for c in self._closure(calls))
+        }
 
     def _functions(self) -> dict[str, set[str]]:
         """Each defined function (lower-cased) -> the command names it calls."""
@@ -226,23 +305,25 @@ class _Vetter:
                 }
         return found
 
-    def reachable_calls(self) -> set[str]:
-        """Commands run by top-level code, directly or through the functions it calls."""
-        inside = {
-            c.id for f in _walk(self.root) if f.type == "function_statement" for c in _walk(f)
-        }
-        todo = [
-            n.lower()
-            for c in _walk(self.root)
-            if c.type == "command" and c.id not in inside and (n := _command_name(c))
-        ]
-        seen: set[str] = set()
+    def _closure(self, names: set[str]) -> set[str]:
+        """``names`` and every command the defined functions among them run, transitively."""
+        todo, seen = list(names), set()
         while todo:
             name = todo.pop()
             if name not in seen:
                 seen.add(name)
                 todo.extend(self.functions.get(name, ()))
         return seen
+
+    def reachable_calls(self) -> set[str]:
+        """Commands run by top-level code, directly or through the functions it calls."""
+        return self._closure(
+            {
+                n.lower()
+                for c in _walk(self.root)
+                if c.type == "command" and not _in_function(c) and (n := _command_name(c))
+            }
+        )
 
     def run(self) -> list[Violation]:
         self._bytes()
@@ -290,8 +371,7 @@ class _Vetter:
             target is not None
             and member is not None
             and target.type == "type_literal"
-            and _type_name(target) in _CODE_FACTORIES
-            and _text(member).lower() == "create"
+            and (_type_name(target), _text(member).lower()) in _FORBIDDEN_STATIC
         ):
             self.out.append(_violation(FORBIDDEN, node))
 
@@ -332,11 +412,31 @@ class _Vetter:
                     len(written) >= shortest and full.startswith(written)
                 ):
                     self.out.append(_violation(rule, parameter, f"{name} {_text(parameter)}"))
+        arguments = _named_arguments(node)
+        if bare in _LITERAL_PATH_CMDLETS and "literalpath" not in arguments:
+            self.out.append(_violation(LITERAL_PATH, node))
+        if module == "hyper-v" or (not module and bare in self.hyperv_functions):
+            self._vm_name_arguments(node, bare, arguments)
         if bare == "new-object":  # New-Object Net.WebClient / -TypeName 'System.Net.WebClient'
             elements = node.child_by_field_name("command_elements")
             for argument in [] if elements is None else elements.named_children:
                 if _text(argument).strip("'\"").lower().removeprefix("system.") in FORBIDDEN_TYPES:
                     self.out.append(_violation(FORBIDDEN, node))
+
+    def _vm_name_arguments(self, node: Node, bare: str, arguments: dict[str, Node | None]) -> None:
+        """Hyper-V sees a VM name only from a variable: $VMName itself at the top level."""
+        keys = ["vmname"] + (["name"] if bare.endswith("-vm") or bare in self.functions else [])
+        for key in keys:
+            if key in arguments:
+                value = arguments[key]
+                shown = "" if value is None else _text(value)
+                allowed = shown.lower() == "$vmname" or (
+                    _in_function(node) and re.fullmatch(r"\$\w+", shown) is not None
+                )
+                if not allowed:
+                    self.out.append(_violation(VM_PIN, node))
+        if bare == "get-vm" and "name" not in arguments:
+            self.out.append(_violation(VM_PIN, node, "Hyper-V\\Get-VM without -Name (every VM)"))
 
     def _library_shape(self) -> None:
         """Top level: function definitions and data assignments only; nothing runs on include."""
