@@ -1,0 +1,415 @@
+"""host.vm contract tests: lifecycle, ensure semantics per Hyper-V state, and failures."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import pytest
+from pydantic import ValidationError
+
+from ddperm.components.vm import DEFAULT_DATA_FOLDER, VMSpec, VMState
+from ddperm.errors import HostError, PolicyError
+from ddperm.testing import FakeHost, FakeVM
+from ddperm.testing.fakehost import DEFAULT_DATA_FOLDER as TWIN_DATA_FOLDER
+from ddperm.testing.fakehost import HYPERV_ADMINISTRATORS
+from ddperm.testing.fs import ADMINISTRATORS
+from ddperm.testing.jobs.hyperv import seed_docker_vm
+from tests.backends import Backend
+
+DISK = DEFAULT_DATA_FOLDER + r"\DockerDesktop.vhdx"
+GIB = 2**30
+TRANSITIONAL = ["Starting", "Stopping", "Saving", "Pausing", "Resuming", "Reset", "Other"]
+TRANSITIONAL += ["FastSaving", "RunningCritical", "OffCritical"]
+
+
+def _fake(backend: Backend) -> FakeHost:
+    assert backend.fake is not None, "this test seeds the twin"
+    return backend.fake
+
+
+def _snapshot(fake: FakeHost) -> tuple[object, ...]:
+    """Everything a VM job may touch, to show a refused call changed nothing."""
+    files = sorted(st.path for st in fake.fs.walk("C:\\"))
+    return copy.deepcopy((fake.vms, fake.vhds, files, dict(fake.fs.free)))
+
+
+def test_default_data_folder_matches_the_twin() -> None:
+    assert DEFAULT_DATA_FOLDER == TWIN_DATA_FOLDER
+
+
+# -- info / create ---------------------------------------------------------------------
+
+
+def test_info_is_none_when_the_vm_does_not_exist(backend: Backend) -> None:
+    assert backend.host.vm.info() is None
+
+
+def test_info_reports_the_vm_by_state_name(backend: Backend) -> None:
+    vm = seed_docker_vm(_fake(backend), state="Saved")
+    info = backend.host.vm.info()
+    assert info is not None
+    assert (info.name, info.vm_id, info.state, info.vhd_path) == (
+        "DockerDesktopVM",
+        vm.vm_id,
+        VMState.SAVED,
+        DISK,
+    )
+
+
+def test_create_makes_an_off_vm_with_a_dynamic_vhdx(backend: Backend) -> None:
+    fake = _fake(backend)
+    spec = VMSpec(cpus=4, memory_bytes=4 * GIB, disk_size_bytes=100 * GIB)
+    info = backend.host.vm.create(spec)
+    assert (info.state, info.processor_count, info.memory_startup_bytes) == (
+        VMState.OFF,
+        4,
+        4 * GIB,
+    )
+    assert info.vhd_path == DISK
+    assert fake.fs.exists(DISK)
+    size = backend.host.vhd.size()
+    assert (size.virtual_size, size.format, size.type) == (100 * GIB, "VHDX", "Dynamic")
+    assert backend.host.vm.info() == info
+
+
+def test_create_in_a_new_folder_on_another_drive(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.add_volume("D:")
+    info = backend.host.vm.create(VMSpec(data_folder="d:/Docker/vm"))
+    assert info.vhd_path == r"D:\Docker\vm\DockerDesktop.vhdx"
+    assert fake.fs.exists(r"D:\Docker\vm\DockerDesktop.vhdx")
+
+
+def test_create_refuses_when_the_vm_exists(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create()
+    assert info.value.fully_qualified_error_id == "DdpermVMExists"
+    assert _snapshot(fake) == before
+
+
+def test_create_never_overwrites_an_existing_disk(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.write_bytes(DISK, b"someone's data")
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create()
+    assert info.value.fully_qualified_error_id == "DdpermDiskExists"
+    assert _snapshot(fake) == before
+    assert fake.fs.read_bytes(DISK) == b"someone's data"
+
+
+def test_create_failing_at_set_vm_leaves_nothing_behind(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.logical_processors = 4  # Set-VM -ProcessorCount 8 fails after New-VHD and New-VM
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create(VMSpec(cpus=8, data_folder=r"C:\dd\new\vm-data"))
+    assert info.value.fully_qualified_error_id == (
+        "OperationFailed,Microsoft.HyperV.PowerShell.Commands.SetVM"
+    )
+    assert "range is 1 through 4" in info.value.message
+    assert _snapshot(fake) == before  # no VM, no VHDX, no folders, the space given back
+    assert not fake.fs.exists(r"C:\dd")
+
+
+def test_create_on_a_full_disk_leaves_nothing_behind(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.free["C:"] = 2**20
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create(VMSpec(data_folder=r"C:\dd\vm"))
+    assert info.value.error_id == "OperationFailed"
+    assert "not enough space on the disk" in info.value.message
+    assert _snapshot(fake) == before
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"cpus": 0},
+        {"cpus": 65},
+        {"cpus": "2"},
+        {"cpus": True},
+        {"memory_bytes": 512 * 2**20},
+        {"memory_bytes": 2 * GIB + 1},
+        {"memory_bytes": 257 * GIB},
+        {"disk_size_bytes": 2**20},
+        {"disk_size_bytes": 65 * 1024 * GIB},
+        {"disk_size_bytes": 10 * GIB + 512},
+        {"extra": 1},
+    ],
+)
+def test_out_of_range_specs_are_refused_before_anything_runs(
+    make_backend: Callable[..., Backend], spec: dict[str, object]
+) -> None:
+    backend = make_backend()
+    with pytest.raises(ValidationError):
+        VMSpec.model_validate(spec)
+    assert _fake(backend).calls == []
+
+
+def test_create_takes_only_a_vmspec(backend: Backend) -> None:
+    with pytest.raises(PolicyError):
+        backend.host.vm.create({"cpus": 2})  # type: ignore[arg-type]
+    assert _fake(backend).calls == []
+
+
+# -- start / stop: ensure semantics per state ------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["Off", "Saved", "FastSaved", "Paused"])
+def test_start_brings_the_vm_to_running(backend: Backend, state: str) -> None:
+    fake = _fake(backend)
+    vm = seed_docker_vm(fake, state=state)
+    change = backend.host.vm.start()
+    assert (change.changed, change.vm.state, vm.state) == (True, VMState.RUNNING, "Running")
+    assert backend.host.vhd.size().attached
+
+
+def test_start_of_a_running_vm_changes_nothing(backend: Backend) -> None:
+    seed_docker_vm(_fake(backend), state="Running")
+    change = backend.host.vm.start()
+    assert (change.changed, change.vm.state) == (False, VMState.RUNNING)
+
+
+@pytest.mark.parametrize("state", TRANSITIONAL)
+def test_start_in_a_transitional_state_is_refused_by_hyperv(backend: Backend, state: str) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake, state=state)
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.start()
+    assert info.value.fully_qualified_error_id == (
+        "InvalidState,Microsoft.HyperV.PowerShell.Commands.StartVM"
+    )
+    assert info.value.category == "InvalidOperation"
+    assert _snapshot(fake) == before
+
+
+def test_start_without_a_running_hypervisor_fails_like_hyperv(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    fake.hypervisor_present = False
+    with pytest.raises(HostError) as info:
+        backend.host.vm.start()
+    assert info.value.error_id == "OperationFailed"
+    assert "hypervisor is not running" in info.value.message
+    assert fake.vms[0].state == "Off"
+
+
+def test_stop_shuts_a_running_vm_down(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake, state="Running")
+    change = backend.host.vm.stop()
+    assert (change.changed, change.forced, change.vm.state) == (True, False, VMState.OFF)
+    assert not backend.host.vhd.size().attached
+
+
+def test_stop_of_an_off_vm_changes_nothing(backend: Backend) -> None:
+    seed_docker_vm(_fake(backend))
+    change = backend.host.vm.stop(force=True)
+    assert (change.changed, change.forced, change.vm.state) == (False, False, VMState.OFF)
+
+
+def test_stop_of_a_hanging_vm_needs_force(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake, state="Running").hangs_on_shutdown = True
+    with pytest.raises(HostError) as info:
+        backend.host.vm.stop(timeout=5)
+    assert info.value.fully_qualified_error_id == "DdpermShutdownTimeout"
+    assert "within 5 seconds" in info.value.message
+    assert "force" in info.value.message
+    assert fake.vms[0].state == "Running"
+    change = backend.host.vm.stop(force=True, timeout=5)
+    assert (change.changed, change.forced, change.vm.state) == (True, True, VMState.OFF)
+
+
+@pytest.mark.parametrize("state", ["Saved", "Paused"])
+def test_stop_of_a_saved_or_paused_vm_discards_its_state_only_with_force(
+    backend: Backend, state: str
+) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake, state=state)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.stop()
+    assert info.value.fully_qualified_error_id == "DdpermStopNeedsForce"
+    assert fake.vms[0].state == state
+    change = backend.host.vm.stop(force=True)
+    assert (change.changed, change.forced, change.vm.state) == (True, True, VMState.OFF)
+
+
+@pytest.mark.parametrize("state", TRANSITIONAL)
+def test_stop_in_a_transitional_state_is_refused_by_hyperv(backend: Backend, state: str) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake, state=state)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.stop(force=True)
+    assert info.value.fully_qualified_error_id == (
+        "InvalidState,Microsoft.HyperV.PowerShell.Commands.StopVM"
+    )
+    assert fake.vms[0].state == state
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"force": "yes"}, {"force": 1}, {"timeout": 0}, {"timeout": 601}, {"timeout": 2.5}],
+)
+def test_stop_refuses_bad_arguments_before_anything_runs(
+    backend: Backend, kwargs: dict[str, object]
+) -> None:
+    with pytest.raises(PolicyError):
+        backend.host.vm.stop(**kwargs)  # type: ignore[arg-type]
+    assert _fake(backend).calls == []
+
+
+# -- destroy ---------------------------------------------------------------------------
+
+
+def test_destroy_removes_the_vm_and_its_disk(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    done = backend.host.vm.destroy()
+    assert (done.existed, done.deleted_files, done.kept_files) == (True, [DISK], [])
+    assert fake.vms == []
+    assert fake.vhds == {}
+    assert not fake.fs.exists(DISK)
+    assert fake.fs.exists(DEFAULT_DATA_FOLDER)
+    assert backend.host.vm.info() is None
+
+
+def test_destroy_when_absent_is_a_no_op(backend: Backend) -> None:
+    done = backend.host.vm.destroy()
+    assert (done.existed, done.deleted_files) == (False, [])
+
+
+def test_destroy_keeps_a_disk_that_is_not_dockers(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.create_sized_file(r"C:\VMs\mine.vhdx", 10)
+    fake.vms.append(FakeVM("DockerDesktopVM", vhd_path=r"C:\VMs\mine.vhdx"))
+    done = backend.host.vm.destroy()
+    assert (done.deleted_files, done.kept_files) == ([], [r"C:\VMs\mine.vhdx"])
+    assert fake.fs.exists(r"C:\VMs\mine.vhdx")
+    assert fake.vms == []
+
+
+def test_destroy_of_a_running_vm_is_refused(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake, state="Running")
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.destroy()
+    assert info.value.fully_qualified_error_id == "DdpermVMNotOff"
+    assert _snapshot(fake) == before
+
+
+def test_destroy_reports_a_locked_disk_after_removing_the_vm(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    fake.fs.file_data(DISK).locked = True
+    with pytest.raises(HostError) as info:
+        backend.host.vm.destroy()
+    assert info.value.exception_type == "System.IO.IOException"
+    assert fake.fs.exists(DISK)
+
+
+# -- Hyper-V failure modes -------------------------------------------------------------
+
+OPS: dict[str, Callable[[Backend], object]] = {
+    "info": lambda b: b.host.vm.info(),
+    "start": lambda b: b.host.vm.start(),
+    "stop": lambda b: b.host.vm.stop(),
+    "destroy": lambda b: b.host.vm.destroy(),
+    "size": lambda b: b.host.vhd.size(),
+    "move": lambda b: b.host.vhd.move(r"C:\elsewhere"),
+    "create": lambda b: b.host.vm.create(),
+}
+
+
+@pytest.mark.parametrize("op", ["start", "stop", "size", "move"])
+def test_a_missing_vm_is_the_real_not_found_error(backend: Backend, op: str) -> None:
+    with pytest.raises(HostError) as info:
+        OPS[op](backend)
+    assert info.value.fully_qualified_error_id == (
+        "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM"
+    )
+    assert info.value.message == (
+        'Hyper-V was unable to find a virtual machine with name "DockerDesktopVM".'
+    )
+
+
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_duplicate_vm_names_are_refused(backend: Backend, op: str) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    fake.vms.append(FakeVM("DockerDesktopVM"))
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        OPS[op](backend)
+    assert info.value.fully_qualified_error_id == "DdpermDuplicateVM"
+    assert _snapshot(fake) == before
+
+
+def test_a_vm_whose_name_differs_in_case_is_not_ours(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.vms.append(FakeVM("dockerdesktopvm", state="Running"))
+    with pytest.raises(HostError) as info:
+        backend.host.vm.stop(force=True)
+    assert info.value.fully_qualified_error_id == "DdpermVMNameMismatch"
+    assert fake.vms[0].state == "Running"
+
+
+def _not_elevated(fake: FakeHost) -> None:
+    fake.caller.elevated = False
+
+
+def _no_module(fake: FakeHost) -> None:
+    fake.features["Microsoft-Hyper-V-Management-PowerShell"] = "Disabled"
+
+
+def _vmms_stopped(fake: FakeHost) -> None:
+    fake.services["vmms"].status = "Stopped"
+
+
+@pytest.mark.parametrize(
+    ("breakage", "fqid"),
+    [
+        (_not_elevated, "ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.GetVM"),
+        (_vmms_stopped, "ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.GetVM"),
+        (_no_module, "CommandNotFoundException"),
+    ],
+)
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_hyperv_unavailable_or_denied_is_the_real_error(
+    backend: Backend, breakage: Callable[[FakeHost], None], fqid: str, op: str
+) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    breakage(fake)
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        OPS[op](backend)
+    assert info.value.fully_qualified_error_id == fqid
+    assert _snapshot(fake) == before
+
+
+def test_hyperv_administrators_need_no_elevation(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    fake.caller.elevated = False
+    fake.caller.groups = {HYPERV_ADMINISTRATORS}
+    assert backend.host.vm.start().changed
+    fake.caller.groups = {ADMINISTRATORS}  # an admin, but not elevated: denied
+    with pytest.raises(HostError, match="Run as Administrator"):
+        backend.host.vm.info()
+
+
+def test_not_found_text_is_localised_but_its_id_is_not(backend: Backend) -> None:
+    _fake(backend).os.ui_culture = "es-ES"
+    with pytest.raises(HostError) as info:
+        backend.host.vm.start()
+    assert info.value.message.startswith("Hyper-V no pudo encontrar una máquina virtual")
+    assert info.value.error_id == "InvalidParameter"
