@@ -77,6 +77,7 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
     acl: dict[str, str] | None = None  # SID -> "Read" | "Modify" | "FullControl"; None inherits
     hidden: bool = False
+    owner: str = ADMINISTRATORS  # whoever created it; an owner may always rewrite the DACL
 
     @property
     def is_reparse_point(self) -> bool:
@@ -397,6 +398,18 @@ class FakeFileSystem:
 
     def set_acl(self, path: str, acl: dict[str, str] | None) -> None:
         self._node(path).acl = dict(acl) if acl is not None else None
+
+    def set_owner(self, path: str, sid: str) -> None:
+        self._node(path).owner = sid
+
+    def owner(self, path: str) -> str:
+        """The owner SID of the entry itself (links are not followed)."""
+        return self._node(path).owner
+
+    def explicit_acl(self, path: str) -> dict[str, str] | None:
+        """The ACL set on ``path`` itself (inheritance off), or None when it inherits."""
+        acl = self._node(path).acl
+        return dict(acl) if acl is not None else None
 
     def acl(self, path: str) -> dict[str, str]:
         """The effective ACL: the nearest explicit one on the path (inheritance)."""

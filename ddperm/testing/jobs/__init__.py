@@ -1,3 +1,12 @@
 """The twin's behaviour, one module per family of scripts (importing registers them)."""
 
-from ddperm.testing.jobs import checks, engine, health, hosts_file, hyperv, system  # noqa: F401
+from ddperm.testing.jobs import (  # noqa: F401
+    checks,
+    engine,
+    health,
+    hosts_file,
+    hyperv,
+    policy,
+    system,
+    windows_containers,
+)

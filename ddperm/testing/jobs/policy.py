@@ -1,0 +1,221 @@
+"""Twin of policy_status.ps1, policy_read.ps1, policy_cache.ps1 and lib/Policy.ps1.
+
+The cache is ``registry-access-policy.json`` in ``POLICY_FOLDER``; both carry an
+explicit ACL (``fs.explicit_acl``) equal to ``POLICY_ACL`` and a SYSTEM or
+Administrators owner, or every read fails closed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from ddperm.components.policy import FETCHED_AT_PATTERN, ORGANIZATION_PATTERN, REGISTRY_PATTERN
+from ddperm.testing.dispatch import handles
+from ddperm.testing.errors import ErrorRecord
+from ddperm.testing.fakehost import POLICY_FOLDER, FakeHost
+from ddperm.testing.fs import (
+    ADMINISTRATORS,
+    SYSTEM,
+    USERS,
+    FsError,
+    FsErrorKind,
+    Kind,
+    parent_of,
+)
+from ddperm.testing.jobs.hosts_file import caller_may
+
+POLICY_FILE = POLICY_FOLDER + r"\registry-access-policy.json"
+POLICY_ACL = {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USERS: "Read"}
+MAX_REGISTRIES = 100
+_TRUSTED_OWNERS = (SYSTEM, ADMINISTRATORS)
+_PROBLEMS = {
+    "DdpermPolicyMissing": (
+        f"No Registry Access Management policy is cached at '{POLICY_FILE}'; access is "
+        "denied until one is cached.",
+        "ObjectNotFound",
+    ),
+    "DdpermPolicyUntrusted": (
+        f"The policy cache '{POLICY_FILE}' or its folder could be changed by "
+        "non-administrators (ACL, owner or a link); it is not trusted.",
+        "SecurityError",
+    ),
+    "DdpermPolicyUnreadable": (
+        f"The policy cache '{POLICY_FILE}' cannot be read or is not a ddperm policy document.",
+        "ReadError",
+    ),
+    "DdpermPolicyTampered": (
+        f"The policy cache '{POLICY_FILE}' does not match its SHA-256; it was changed "
+        "outside ddperm.",
+        "SecurityError",
+    ),
+    "DdpermPolicyInvalid": (
+        f"The policy cache '{POLICY_FILE}' holds an invalid policy (organization, registry "
+        "names or fetch time).",
+        "InvalidData",
+    ),
+}
+
+
+def _error(fqid: str, message: str, category: str) -> ErrorRecord:
+    return ErrorRecord(message, fqid, category, POLICY_FILE, "System.InvalidOperationException")
+
+
+def _owner_trusted(host: FakeHost, path: str) -> bool:
+    """Twin of Get-DdpermPolicySecurity's test: no link, owned by SYSTEM or Administrators."""
+    return not host.fs.stat(path).is_reparse_point and host.fs.owner(path) in _TRUSTED_OWNERS
+
+
+def _trusted(host: FakeHost, path: str) -> bool:
+    return _owner_trusted(host, path) and host.fs.explicit_acl(path) == POLICY_ACL
+
+
+def fields_valid(organization: Any, registries: Any, fetched_at: Any) -> bool:
+    """Twin of Test-DdpermPolicyFields."""
+    if not isinstance(organization, str) or not re.fullmatch(ORGANIZATION_PATTERN, organization):
+        return False
+    if not isinstance(fetched_at, str) or not re.fullmatch(FETCHED_AT_PATTERN, fetched_at):
+        return False
+    if not isinstance(registries, list) or len(registries) > MAX_REGISTRIES:
+        return False
+    if len(set(registries)) != len(registries):
+        return False
+    return all(isinstance(r, str) and re.fullmatch(REGISTRY_PATTERN, r) for r in registries)
+
+
+def read_cache(host: FakeHost) -> tuple[str | None, dict[str, Any] | None, str | None]:
+    """Twin of Read-DdpermPolicyCache: (problem id, policy, sha256)."""
+    fs = host.fs
+    if not (
+        fs.exists(POLICY_FILE, follow=True) and fs.stat(POLICY_FILE, follow=True).kind is Kind.FILE
+    ):
+        return "DdpermPolicyMissing", None, None
+    try:
+        if not (_trusted(host, POLICY_FOLDER) and _trusted(host, POLICY_FILE)):
+            return "DdpermPolicyUntrusted", None, None
+        document = json.loads(fs.read_bytes(POLICY_FILE).decode("utf-8"))
+        if (
+            not isinstance(document, dict)
+            or list(document) != ["format", "sha256", "policy"]
+            or document["format"] != 1
+            or not isinstance(document["policy"], str)
+        ):
+            return "DdpermPolicyUnreadable", None, None
+        text: str = document["policy"]
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != document["sha256"]:
+            return "DdpermPolicyTampered", None, None
+        policy = json.loads(text)
+    except (FsError, ValueError):
+        return "DdpermPolicyUnreadable", None, None
+    if (
+        not isinstance(policy, dict)
+        or list(policy) != ["organization", "allowed_registries", "fetched_at"]
+        or not fields_valid(
+            policy["organization"], policy["allowed_registries"], policy["fetched_at"]
+        )
+    ):
+        return "DdpermPolicyInvalid", None, None
+    return None, policy, document["sha256"]
+
+
+def policy_status(host: FakeHost) -> dict[str, object]:
+    """Twin of Get-DdpermPolicyStatus (for policy_status.ps1 and health.ps1)."""
+    problem, policy, sha256 = read_cache(host)
+    return {
+        "path": POLICY_FILE,
+        "cached": problem != "DdpermPolicyMissing",
+        "problem": problem,
+        "organization": policy["organization"] if policy else None,
+        "registries": len(policy["allowed_registries"]) if policy else 0,
+        "fetched_at": policy["fetched_at"] if policy else None,
+        "sha256": sha256,
+    }
+
+
+@handles("policy_status")
+def policy_status_script(host: FakeHost) -> dict[str, object]:
+    return policy_status(host)
+
+
+@handles("policy_read")
+def policy_read(host: FakeHost) -> dict[str, object]:
+    problem, policy, sha256 = read_cache(host)
+    if problem is not None or policy is None:
+        message, category = _PROBLEMS[problem or "DdpermPolicyUnreadable"]
+        raise _error(problem or "DdpermPolicyUnreadable", message, category)
+    return {"path": POLICY_FILE, **policy, "sha256": sha256}
+
+
+@handles("policy_cache")
+def policy_cache(
+    host: FakeHost, Organization: str, AllowedRegistries: list[str], FetchedAt: str
+) -> dict[str, object]:
+    registries = (
+        [AllowedRegistries] if isinstance(AllowedRegistries, str) else list(AllowedRegistries)
+    )
+    if not fields_valid(Organization, registries, FetchedAt):
+        raise _error(
+            "DdpermPolicyInvalid",
+            "Refused the policy: the organization, a registry name (host name with optional "
+            "port, lowercase, no wildcards, at most 100, no duplicates) or the fetch time (UTC, "
+            "ISO 8601) is not valid. Nothing was changed.",
+            "InvalidArgument",
+        )
+    fs = host.fs
+    for path in (POLICY_FOLDER, POLICY_FILE):
+        if fs.exists(path) and not _owner_trusted(host, path):
+            raise _error(
+                "DdpermPolicyUntrusted",
+                f"Refused: '{path}' is a link or is not owned by SYSTEM or Administrators "
+                "(someone else created it). Delete it and cache the policy again. Nothing was "
+                "changed.",
+                "SecurityError",
+            )
+    where = POLICY_FOLDER if fs.exists(POLICY_FOLDER) else parent_of(POLICY_FOLDER)
+    if not caller_may(host, where, write=True):
+        raise _error(
+            "DdpermPolicyAccessDenied",
+            f"Access to '{POLICY_FOLDER}' is denied; caching the policy needs an elevated "
+            "administrator. The old cache, if any, is unchanged.",
+            "PermissionDenied",
+        )
+    inner = {
+        "organization": Organization,
+        "allowed_registries": registries,
+        "fetched_at": FetchedAt,
+    }
+    text = json.dumps(inner, separators=(",", ":"))
+    sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    document = json.dumps({"format": 1, "sha256": sha256, "policy": text}, separators=(",", ":"))
+    temp = POLICY_FILE + ".tmp"
+    fs.mkdir(POLICY_FOLDER)
+    _protect(host, POLICY_FOLDER)
+    try:
+        if fs.exists(temp):
+            fs.remove(temp)
+        fs.write_bytes(temp, document.encode("utf-8"))
+        _protect(host, temp)
+        if fs.exists(POLICY_FILE):
+            fs.replace(temp, POLICY_FILE)
+        else:
+            fs.rename(temp, POLICY_FILE)
+    except FsError as exc:
+        if fs.exists(temp):
+            fs.remove(temp)
+        if exc.kind is not FsErrorKind.SHARING_VIOLATION:
+            raise  # anything else is a bug in the twin's model, not a Windows answer
+        raise _error(
+            "DdpermPolicyLocked",
+            f"The policy cache '{POLICY_FILE}' is in use by another program; the old cache "
+            "is unchanged. Retry.",
+            "ResourceBusy",
+        ) from None
+    _protect(host, POLICY_FILE)  # File.Replace keeps the old file's ACL
+    return {"path": POLICY_FILE, **inner, "sha256": sha256}
+
+
+def _protect(host: FakeHost, path: str) -> None:
+    host.fs.set_acl(path, POLICY_ACL)
+    host.fs.set_owner(path, ADMINISTRATORS)
