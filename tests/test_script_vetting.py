@@ -111,6 +111,18 @@ BAD: list[tuple[str, str, str, str]] = [
     ("not-allowlisted", "job", "#BODY", "Microsoft.PowerShell.Management\\Restart-Computer"),
     ("not-allowlisted", "job", "#BODY", "Hyper-V\\Checkpoint-VM -VM $vm"),
     ("not-allowlisted", "job", "#BODY", "Restart-Computer -Force"),
+    (
+        "not-allowlisted",
+        "job",
+        "#BODY",
+        "CimCmdlets\\Invoke-CimMethod -ClassName Win32_Process -MethodName Create",
+    ),
+    (
+        "not-allowlisted",
+        "job",
+        "#BODY",
+        "CimCmdlets\\Invoke-CimMethod -InputObject $o -MethodName $m",
+    ),
     ("not-allowlisted", "job", "#BODY", "VMware.VimAutomation.Core\\Get-VM -Name $VMName"),
     ("not-allowlisted", "job", "#BODY", "Write-Host $vm"),
     ("not-allowlisted", "job", "#BODY", "gci C:\\"),
@@ -144,6 +156,7 @@ BAD: list[tuple[str, str, str, str]] = [
     ("forbidden", "job", "#BODY", "$p = [System.Diagnostics.Process]::Start('cmd.exe')"),
     ("forbidden", "job", "#BODY", "$a = [Reflection.Assembly]::LoadFile('C:\\x.dll')"),
     ("forbidden", "job", "#BODY", "$p = [powershell]::Create()"),
+    ("forbidden", "job", "#BODY", "$i = New-Object System.Diagnostics.ProcessStartInfo"),
     ("forbidden", "library", "[scriptblock]$Check", "$Check"),  # & $Check, untyped
     ("forbidden", "library", "[scriptblock]$Check", "[string]$Check"),
     ("ps7-syntax", "job", "#BODY", "$a = $vm ?? 1"),
@@ -303,6 +316,7 @@ GOOD_SNIPPETS = [
     "$d = Hyper-V\\Get-VMHardDiskDrive -VMName $VMName",
     "$e = Microsoft.PowerShell.Management\\Test-Path -LiteralPath 'C:\\x'",
     "$x = [System.IO.Path]::Combine('C:\\', 'x')",
+    "$e = CimCmdlets\\Invoke-CimMethod -InputObject $s -MethodName 'GetElement' -Arguments @{}",
 ]
 
 

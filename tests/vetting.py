@@ -147,23 +147,15 @@ _EXECUTE = "invoke-expression iex add-type start-process saps start invoke-comma
 FORBIDDEN_COMMANDS = frozenset(
     f"{_EXECUTE} invoke-webrequest iwr curl wget invoke-restmethod irm".split()
 )
-# Types whose use means network access or code built from text (compared without 'System.').
-FORBIDDEN_TYPES = frozenset(
-    {"net.webclient", "net.webrequest", "net.httpwebrequest", "net.http.httpclient"}
-)
-# [Type]::Member calls that run code from text, start processes or load assemblies.
-_FORBIDDEN_STATIC = frozenset(
-    {
-        ("scriptblock", "create"),
-        ("management.automation.scriptblock", "create"),
-        ("powershell", "create"),
-        ("management.automation.powershell", "create"),
-        ("diagnostics.process", "start"),
-        ("reflection.assembly", "load"),
-        ("reflection.assembly", "loadfrom"),
-        ("reflection.assembly", "loadfile"),
-    }
-)
+# Types that mean network access, other processes, loaded assemblies or new runspaces
+# (compared lower-cased, without 'System.'), whether written [T] or given to New-Object.
+_NETWORK = "net.webclient net.webrequest net.httpwebrequest net.http.httpclient"
+_PROCESS = "diagnostics.process diagnostics.processstartinfo reflection.assembly"
+_RUNSPACE = "powershell management.automation.powershell runspacefactory"
+FORBIDDEN_TYPES = frozenset(f"{_NETWORK} {_PROCESS} {_RUNSPACE}".split())
+_SCRIPTBLOCK = frozenset({"scriptblock", "management.automation.scriptblock"})  # no ::Create
+# WMI methods Invoke-CimMethod may call (-MethodName a literal): reading BCD elements.
+CIM_METHODS = frozenset({"openstore", "openobject", "getelement"})
 # File cmdlets must name their target with -LiteralPath, so no path acts as a wildcard.
 _FILE_READ = "test-path get-item get-childitem get-content get-itemproperty get-acl get-filehash"
 _FILE_WRITE = "set-content add-content move-item copy-item remove-item rename-item set-acl"
@@ -371,7 +363,8 @@ class _Vetter:
             target is not None
             and member is not None
             and target.type == "type_literal"
-            and (_type_name(target), _text(member).lower()) in _FORBIDDEN_STATIC
+            and _type_name(target) in _SCRIPTBLOCK
+            and _text(member).lower() == "create"
         ):
             self.out.append(_violation(FORBIDDEN, node))
 
@@ -415,6 +408,10 @@ class _Vetter:
         arguments = _named_arguments(node)
         if bare in _LITERAL_PATH_CMDLETS and "literalpath" not in arguments:
             self.out.append(_violation(LITERAL_PATH, node))
+        if bare == "invoke-cimmethod":
+            method = arguments.get("methodname")
+            if method is None or _text(method).strip("'\"").lower() not in CIM_METHODS:
+                self.out.append(_violation(NOT_ALLOWLISTED, node))
         if module == "hyper-v" or (not module and bare in self.hyperv_functions):
             self._vm_name_arguments(node, bare, arguments)
         if bare == "new-object":  # New-Object Net.WebClient / -TypeName 'System.Net.WebClient'
