@@ -43,8 +43,10 @@ VM_PIN = "vm-pin"  # the pinned, mandatory [string]$VMName is the only VM name H
 LITERAL_PATH = "literal-path"  # file cmdlets take -LiteralPath (no wildcard expansion)
 LIBRARY_SHAPE = "library-shape"  # a library only defines functions and data
 TWIN_PARAMS = "twin-params"  # param() names and mandatory flags equal the twin handler's
-RULES = (SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST)
-RULES += (PREAMBLE, OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS)
+RULES = (
+    *(SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST, PREAMBLE),
+    *(OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS),
+)
 
 
 class Family(NamedTuple):
@@ -53,9 +55,9 @@ class Family(NamedTuple):
     reason: str
 
 
-# The central allowlist: family -> (why scripts may use it, module-qualified cmdlets).
-# A name written Module\Verb-Noun must match an entry exactly (case-insensitive). Only the
-# cmdlets of CORE_MODULES, which every PowerShell session loads first, may be written bare.
+# The central allowlist, one family per reason. A name written Module\Verb-Noun must match
+# an entry exactly (case-insensitive). Only the cmdlets of CORE_MODULES, which every
+# PowerShell session loads first, may be written bare.
 ALLOWLIST = (
     Family(
         "Microsoft.PowerShell.Core",
@@ -261,11 +263,15 @@ def _named_arguments(command: Node) -> dict[str, Node | None]:
     return found
 
 
-def _in_function(node: Node) -> bool:
+def _enclosing_function(node: Node) -> Node | None:
     parent = node.parent
     while parent is not None and parent.type != "function_statement":
         parent = parent.parent
-    return parent is not None
+    return parent
+
+
+def _in_function(node: Node) -> bool:
+    return _enclosing_function(node) is not None
 
 
 class _Vetter:
@@ -459,10 +465,12 @@ class _Vetter:
         if not _KIND_LINE.fullmatch(first_line):
             self.out.append(Violation(KIND_LINE, 1, first_line[:120]))
         block = self.param_block()
-        if block is None or not any(
-            _text(a).replace(" ", "").lower() == "[cmdletbinding()]"
-            for a in _walk(block)
-            if a.type == "attribute" and a.parent is not None and a.parent.parent == block
+        attribute_lists = [] if block is None else block.named_children
+        if not any(
+            _attribute_name(a) == "cmdletbinding"
+            for lst in attribute_lists
+            if lst.type == "attribute_list"
+            for a in lst.named_children
         ):
             where = block or self.root
             self.out.append(
@@ -509,9 +517,7 @@ def _is_scriptblock_parameter(target: Node) -> bool:
     written in the script itself, not a command name or text built at run time.
     """
     name = _text(target).strip().lower()
-    function = target.parent
-    while function is not None and function.type != "function_statement":
-        function = function.parent
+    function = _enclosing_function(target)
     if function is None or not re.fullmatch(r"\$[a-z_][a-z0-9_]*", name):
         return False
     for block in _walk(function):
