@@ -86,3 +86,24 @@ def _read_exact(stream: Stream, size: int, deadline: float, *, allow_eof: bool) 
         chunks.append(chunk)
         missing -= len(chunk)
     return b"".join(chunks)
+
+
+def drain(stream: Stream, *, limit: int, timeout: float) -> None:
+    """Read and drop what the client still sends (at most ``limit`` bytes, until ``timeout``).
+
+    Closing a socket with unread input resets the connection, and the client could
+    lose the error answer it was just sent; draining first lets it read the answer.
+    """
+    deadline = time.monotonic() + timeout
+    left = limit
+    while left > 0:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        try:
+            chunk = stream.recv(min(left, 65536), remaining)
+        except OSError:  # includes TimeoutError
+            return
+        if not chunk:
+            return
+        left -= len(chunk)

@@ -30,7 +30,7 @@ class GroupMembers(BaseModel):
 
 def check_name(name: str, what: str) -> str:
     pattern = _WINDOWS_NAME if sys.platform == "win32" else _POSIX_NAME
-    if not pattern.match(name) or name.strip() != name:
+    if not pattern.fullmatch(name):
         raise PolicyError(f"not a valid {what} name: {name!r}")
     return name
 

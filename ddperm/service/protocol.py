@@ -47,7 +47,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    v: Literal[1] = PROTOCOL_VERSION
+    v: int = Field(default=PROTOCOL_VERSION, ge=PROTOCOL_VERSION, le=PROTOCOL_VERSION)
     id: str | None = Field(default=None, max_length=64)
     route: str = Field(min_length=1, max_length=64)
     params: dict[str, JsonValue] = Field(default_factory=dict)

@@ -11,10 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from ddperm.components import engine
+from ddperm.components.checks import (
+    DEFAULT_REQUIRED_FEATURES,
+    FEATURE_NAME,
+    MAX_FEATURES,
+    BootloaderStatus,
+    FeaturesReport,
+    HyperVStatus,
+)
 from ddperm.components.health import HealthReport
 from ddperm.components.system import VersionInfo
 from ddperm.host import Host
@@ -78,3 +87,60 @@ def _version(host: Host, _: NoParams) -> VersionInfo:
 def _health(host: Host, _: NoParams) -> HealthReport:
     """Every check in one run, with a fix for each problem."""
     return host.health()
+
+
+@route("hyperv.status", NoParams, HyperVStatus)
+def _hyperv_status(host: Host, _: NoParams) -> HyperVStatus:
+    """Whether Hyper-V is enabled: feature, hypervisor and VMMS."""
+    return host.hyperv.status()
+
+
+@route("bootloader.status", NoParams, BootloaderStatus)
+def _bootloader_status(host: Host, _: NoParams) -> BootloaderStatus:
+    """Whether the bootloader launches the hypervisor."""
+    return host.bootloader.status()
+
+
+def _feature_name(name: str) -> str:
+    if not FEATURE_NAME.fullmatch(name):  # fullmatch: "$" alone would allow a trailing newline
+        raise ValueError("not a Windows feature name (letters, digits, '-', '_', '.')")
+    return name
+
+
+FeatureName = Annotated[str, AfterValidator(_feature_name)]
+
+
+class FeaturesRequest(RouteRequest):
+    required: list[FeatureName] = Field(
+        default_factory=lambda: list(DEFAULT_REQUIRED_FEATURES),
+        min_length=1,
+        max_length=MAX_FEATURES,
+    )
+
+
+@route("features.check", FeaturesRequest, FeaturesReport)
+def _features_check(host: Host, request: FeaturesRequest) -> FeaturesReport:
+    """Whether the required Windows features are installed and enabled."""
+    return host.features.check(required=request.required)
+
+
+class EngineRequest(RouteRequest):
+    timeout: int = Field(default=engine.DEFAULT_TIMEOUT, ge=1, le=engine.MAX_TIMEOUT)
+
+
+@route("engine.status", NoParams, engine.EngineStatus, windows_engine=True)
+def _engine_status(host: Host, _: NoParams) -> engine.EngineStatus:
+    """Whether the Windows Docker engine is running."""
+    return host.engine.status()
+
+
+@route("engine.start", EngineRequest, engine.EngineChange, windows_engine=True)
+def _engine_start(host: Host, request: EngineRequest) -> engine.EngineChange:
+    """Start the Windows Docker engine (ensure running)."""
+    return host.engine.start(timeout=request.timeout)
+
+
+@route("engine.stop", EngineRequest, engine.EngineChange, windows_engine=True)
+def _engine_stop(host: Host, request: EngineRequest) -> engine.EngineChange:
+    """Stop the Windows Docker engine (ensure stopped)."""
+    return host.engine.stop(timeout=request.timeout)

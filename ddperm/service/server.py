@@ -15,7 +15,14 @@ from typing import Any
 from ddperm.errors import HostError, OutputError, PolicyError, TransportError
 from ddperm.host import Host
 from ddperm.service.audit import AuditLog
-from ddperm.service.framing import MAX_REQUEST_BYTES, FrameError, Stream, encode_frame, read_frame
+from ddperm.service.framing import (
+    MAX_REQUEST_BYTES,
+    FrameError,
+    Stream,
+    drain,
+    encode_frame,
+    read_frame,
+)
 from ddperm.service.peer import Peer
 from ddperm.service.protocol import (
     RequestError,
@@ -27,6 +34,7 @@ from ddperm.service.protocol import (
 from ddperm.service.routes import ROUTES
 
 DEFAULT_GROUP = "docker-users"
+_DRAIN_BYTES = 1024 * 1024
 
 
 class ServiceStartError(Exception):
@@ -112,6 +120,7 @@ class Service:
                         "request", peer=peer, route=None, outcome=exc.code, error=exc.message
                     )
                     send(stream, error_response(exc.code, exc.message))
+                    drain(stream, limit=_DRAIN_BYTES, timeout=min(self.limits.read_timeout, 2.0))
                     return
                 if body is None:
                     return

@@ -44,7 +44,7 @@ _SID = re.compile(r"^S-1-[0-9]{1,14}(-[0-9]{1,10}){1,15}$")
 
 def pipe_sddl(group_sid: str) -> str:
     """The pipe's security descriptor in SDDL, for the service group ``group_sid``."""
-    if not _SID.match(group_sid):
+    if not _SID.fullmatch(group_sid):
         raise ValueError(f"not a SID string: {group_sid!r}")
     if group_sid in (SYSTEM_SID, ADMINISTRATORS_SID) or group_sid.startswith("S-1-1-"):
         raise ValueError(f"the service group must be a dedicated group, not {group_sid}")
