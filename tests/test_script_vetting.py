@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import ddperm.testing.jobs  # noqa: F401  (registers the twin handlers)
-from ddperm.scripts import ScriptRegistry, script_root
+from ddperm.scripts import ScriptRegistry, build_manifest, manifest_text, script_root
 from ddperm.testing import dispatch
 from tests import vetting
 
@@ -43,6 +43,25 @@ def test_library_passes_vetting(registry: ScriptRegistry, relative: str) -> None
     assert violations == [], _report(violations)
 
 
+@pytest.mark.parametrize(
+    ("name", "old", "new", "rules"),
+    [
+        ("Bad-Name", "", "", {"assembly"}),
+        ("no_lib", "# ddperm:include Common\n", "# ddperm:include NoSuchLib\n", {"assembly"}),
+        ("no_kind", "# ddperm-kind: read\n", "", {"assembly", "kind-line"}),
+    ],
+)
+def test_script_the_registry_refuses_is_reported(
+    tmp_path: Path, name: str, old: str, new: str, rules: set[str]
+) -> None:
+    root = vetting.fresh_registry(tmp_path).root
+    (root / f"{name}.ps1").write_text(_apply((root / "version.ps1").read_text(), old, new))
+    (root / "manifest.json").write_text(manifest_text(build_manifest(root)))
+    violations = vetting.vet_job(ScriptRegistry(root), name)
+    assert {v.rule for v in violations} == rules | {"twin-params"}, _report(violations)
+    assert {v.file for v in violations} == {f"{name}.ps1"}
+
+
 def test_every_twin_handler_has_a_script() -> None:
     assert set(dispatch.HANDLERS) <= set(vetting.job_names(ROOT))
 
@@ -50,7 +69,7 @@ def test_every_twin_handler_has_a_script() -> None:
 @pytest.mark.parametrize("name", vetting.job_names(ROOT))
 def test_violation_lines_point_into_the_right_file(registry: ScriptRegistry, name: str) -> None:
     assembled = registry.get(name).text.split("\n")
-    origin = vetting._line_sources(registry, name)
+    origin = vetting.line_sources(registry, name)
     assert len(origin) == len(assembled)
     for text, (relative, line) in zip(assembled, origin, strict=True):
         assert (registry.root / relative).read_text().split("\n")[line - 1] == text
@@ -274,7 +293,7 @@ def test_bom_is_caught() -> None:
 
 
 def test_every_rule_has_a_negative_case() -> None:
-    covered = {rule for rule, _, _, _ in BAD} | {"twin-params"}
+    covered = {rule for rule, _, _, _ in BAD} | {"twin-params", "assembly"}
     assert covered == set(vetting.RULES)
 
 

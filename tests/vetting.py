@@ -24,6 +24,7 @@ from typing import NamedTuple
 import tree_sitter
 import tree_sitter_pwsh
 
+from ddperm.errors import PolicyError
 from ddperm.guard import VM_NAME
 from ddperm.scripts import _INCLUDE, ScriptRegistry, build_manifest, manifest_text, script_root
 
@@ -43,9 +44,10 @@ VM_PIN = "vm-pin"  # the pinned, mandatory [string]$VMName is the only VM name H
 LITERAL_PATH = "literal-path"  # file cmdlets take -LiteralPath (no wildcard expansion)
 LIBRARY_SHAPE = "library-shape"  # a library only defines functions and data
 TWIN_PARAMS = "twin-params"  # param() names and mandatory flags equal the twin handler's
+ASSEMBLY = "assembly"  # ScriptRegistry can assemble it (script name, includes, kind line)
 RULES = (
     *(SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST, PREAMBLE),
-    *(OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS),
+    *(OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS, ASSEMBLY),
 )
 
 
@@ -620,7 +622,7 @@ def vet(
     return vetter.run()
 
 
-def _line_sources(registry: ScriptRegistry, name: str) -> list[tuple[str, int]]:
+def line_sources(registry: ScriptRegistry, name: str) -> list[tuple[str, int]]:
     """(file, line) for each line of the assembled script, replaying the registry's includes."""
     script = registry.get(name)
     body = (registry.root / script.sources[0]).read_text(encoding="utf-8")
@@ -652,12 +654,19 @@ def vet_job(registry: ScriptRegistry, name: str) -> list[Violation]:
     import ddperm.testing.jobs  # noqa: F401  (registers the handlers)
     from ddperm.testing import dispatch
 
-    script = registry.get(name)
+    file = f"{name}.ps1"
     params = dispatch.parameters(name) if name in dispatch.HANDLERS else None
-    found = vet(script.text, params=params)
-    if params is None:
-        found.append(Violation(TWIN_PARAMS, 1, f"no twin handler registered for {name!r}"))
-    origin = _line_sources(registry, name)
+    missing = [] if params is not None else [f"no twin handler registered for {name!r}"]
+    try:
+        script = registry.get(name)
+    except PolicyError as refused:  # vet the bare file so every other rule still reports
+        text = (registry.root / file).read_text(encoding="utf-8")
+        found = vet(text, params=params, known_functions=library_functions(registry.root))
+        found += [Violation(ASSEMBLY, 1, str(refused)[:120])]
+        found += [Violation(TWIN_PARAMS, 1, m) for m in missing]
+        return [replace(v, file=file) for v in found]
+    found = vet(script.text, params=params) + [Violation(TWIN_PARAMS, 1, m) for m in missing]
+    origin = line_sources(registry, name)
     assert len(origin) == script.text.count("\n") + 1, "include mapping out of step"
     return [replace(v, file=origin[v.line - 1][0], line=origin[v.line - 1][1]) for v in found]
 
