@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from pydantic import BaseModel
 
-from ddperm.guard import SYSTEM_FOLDERS
-from ddperm.scripts import script_root
-from ddperm.testing import ErrorRecord, FakeFileSystem
-from ddperm.testing.jobs.hyperv import assert_safe_path
+from ddperm.components.vm import VMSpec
+from ddperm.errors import HostError, PolicyError
+from ddperm.guard import SYSTEM_FOLDERS, VM_NAME, check_path, pin_vm_name
+from ddperm.scripts import ScriptRegistry, script_root
+from ddperm.testing import ErrorRecord, FakeFileSystem, FakeHost, twin_host
+from ddperm.testing.jobs.hyperv import assert_safe_path, seed_docker_vm
+from tests import vetting
+from tests.backends import Backend
+
+VM_SCRIPTS = ["vm_info", "vm_create", "vm_start", "vm_stop", "vm_destroy", "vhd_size", "vhd_move"]
 
 DATA = r"C:\ProgramData\DockerDesktop\vm-data"
 
@@ -82,3 +92,260 @@ def test_system_folders_are_refused_on_any_drive(path: str) -> None:
 )
 def test_malformed_paths_are_refused(path: str) -> None:
     assert _fqid(FakeFileSystem(), path) == "DdpermUnsafePath"
+
+
+# -- the VM name pin: hypothesis properties ---------------------------------------------
+
+LOOK_ALIKES = {
+    "o": ["\u043e", "\u03bf", "\uff4f", "0"],  # Cyrillic o, Greek omicron, fullwidth o, zero
+    "D": ["\u0110", "\uff24", "\u216e"],  # D with stroke, fullwidth D, Roman numeral 500
+    "M": ["\u041c", "\u039c", "\u216f"],
+    "e": ["\u0435", "\u0454"],
+    "c": ["\u0441", "\u217d"],
+    "k": ["\u043a", "\u212a"],  # Kelvin sign
+    "V": ["\u0412", "\u2164"],
+    "p": ["\u0440"],
+    "s": ["\u0455"],
+    "t": ["\u0442"],
+}
+
+
+def _variants_of_the_name() -> st.SearchStrategy[str]:
+    """Strings that differ from DockerDesktopVM in ways a careless check would miss."""
+    name = VM_NAME
+    index = st.integers(0, len(name))
+    cased = st.lists(st.booleans(), min_size=len(name), max_size=len(name)).map(
+        lambda flips: "".join(c.swapcase() if f else c for c, f in zip(name, flips, strict=True))
+    )
+    padded = st.tuples(
+        st.text(" \t\r\n\x00\u00a0\u200b\ufeff", min_size=0, max_size=3),
+        st.text(" \t\r\n\x00\u00a0\u200b\ufeff", min_size=0, max_size=3),
+    ).map(lambda p: p[0] + name + p[1])
+    wild = st.tuples(index, st.sampled_from(["*", "?", "[", "]", "[a-z]", "\x00", "`"])).map(
+        lambda t: name[: t[0]] + t[1] + name[t[0] :]
+    )
+    truncated = st.integers(0, len(name) - 1).map(lambda n: name[:n])
+    swapped = st.sampled_from(
+        [(i, alt) for i, c in enumerate(name) for alt in LOOK_ALIKES.get(c, [])]
+    ).map(lambda t: name[: t[0]] + t[1] + name[t[0] + 1 :])
+    return st.one_of(cased, padded, wild, truncated, swapped, st.text())
+
+
+@given(_variants_of_the_name())
+def test_pin_refuses_every_other_string(candidate: str) -> None:
+    assume(candidate != VM_NAME)
+    with pytest.raises(PolicyError):
+        pin_vm_name(candidate)
+
+
+@given(_variants_of_the_name())
+def test_a_vmspec_with_another_name_is_a_policy_error(candidate: str) -> None:
+    assume(candidate != VM_NAME)
+    with pytest.raises(PolicyError):
+        VMSpec(vm_name=candidate)
+
+
+@given(st.one_of(st.none(), st.integers(), st.binary(), st.lists(st.just(VM_NAME))))
+def test_pin_refuses_non_strings(candidate: object) -> None:
+    with pytest.raises(PolicyError):
+        pin_vm_name(candidate)
+
+
+def test_pin_accepts_exactly_the_name() -> None:
+    assert pin_vm_name("DockerDesktopVM") == "DockerDesktopVM"
+    assert VMSpec(vm_name="DockerDesktopVM").vm_name == VM_NAME
+    with pytest.raises(PolicyError):
+        pin_vm_name(type("S", (str,), {})("DockerDesktopV"))
+
+
+@given(_variants_of_the_name())
+def test_the_executor_never_sends_another_vm_name(candidate: str) -> None:
+    assume(candidate != VM_NAME)
+    fake = FakeHost()
+    host = twin_host(fake)
+    for script in VM_SCRIPTS:
+        with pytest.raises(PolicyError):
+            host.executor.call(script, BaseModel, {"VMName": candidate})
+    assert fake.calls == []
+
+
+def _params(script: str, name: str) -> dict[str, object]:
+    """Valid parameters for ``script`` except, perhaps, the VM name."""
+    params: dict[str, object] = {"VMName": name}
+    if script == "vhd_move":
+        params["Destination"] = r"C:\x"
+    if script == "vm_create":
+        params.update(
+            ProcessorCount=2, MemoryStartupBytes=2**31, DiskSizeBytes=2**36, DataFolder=r"C:\x"
+        )
+    return params
+
+
+@pytest.mark.parametrize("script", VM_SCRIPTS)
+def test_the_host_side_pin_holds_when_python_is_bypassed(script: str) -> None:
+    fake = FakeHost()
+    seed_docker_vm(fake, state="Running")
+    fake.features["Microsoft-Hyper-V-Management-PowerShell"] = "Disabled"  # checked later
+    with pytest.raises(ErrorRecord) as info:
+        fake.execute(script, _params(script, "minikube"))
+    assert info.value.fqid == f"ParameterArgumentValidationError,{script}"
+    # ValidateSet is case-insensitive, so the scripts check the exact name themselves.
+    with pytest.raises(ErrorRecord) as info:
+        fake.execute(script, _params(script, "dockerdesktopvm"))
+    assert info.value.fqid == "DdpermVMNameMismatch"
+    assert fake.vms[0].state == "Running"
+    assert len(fake.vms) == 1
+
+
+@pytest.mark.parametrize("script", VM_SCRIPTS)
+def test_vm_scripts_carry_the_pin_and_qualified_cmdlets(script: str) -> None:
+    kept = {v.rule for v in vetting.vet_job(ScriptRegistry(), script)} - {vetting.NOT_ALLOWLISTED}
+    assert kept == set()
+    text = ScriptRegistry().get(script).text
+    assert "[ValidateSet('DockerDesktopVM')]" in text
+
+
+# -- CVE anchors against the twin (security-anchors.md sections 1 and 6) ----------------
+
+VICTIM = r"C:\Windows\System32\ualapi.dll"
+SYSTEM32 = r"C:\Windows\System32"
+DISK = DATA + r"\DockerDesktop.vhdx"
+
+
+def _fake(backend: Backend) -> FakeHost:
+    assert backend.fake is not None, "this test seeds the twin"
+    return backend.fake
+
+
+def _with_victim(backend: Backend) -> FakeHost:
+    fake = _fake(backend)
+    fake.fs.write_bytes(VICTIM, b"MZ system dll")
+    return fake
+
+
+def _host_refusal(error: pytest.ExceptionInfo[HostError]) -> str:
+    return error.value.fully_qualified_error_id
+
+
+def test_destroy_refuses_a_data_folder_that_became_a_junction(backend: Backend) -> None:
+    """CVE-2022-31647: DataFolder + DockerDesktop.vhdx, deleted through a junction."""
+    fake = _with_victim(backend)
+    seed_docker_vm(fake)
+    fake.fs.remove(DISK)
+    fake.fs.remove(DATA)
+    fake.fs.write_bytes(SYSTEM32 + r"\DockerDesktop.vhdx", b"victim")
+    fake.fs.junction(DATA, SYSTEM32)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.destroy()
+    assert _host_refusal(info) == "DdpermReparsePoint"
+    assert fake.fs.read_bytes(SYSTEM32 + r"\DockerDesktop.vhdx") == b"victim"
+    assert len(fake.vms) == 1
+
+
+def test_destroy_refuses_a_disk_that_is_a_symlink(backend: Backend) -> None:
+    """CVE-2022-31647 with DockerDesktop.vhdx itself a link to a system file."""
+    fake = _with_victim(backend)
+    seed_docker_vm(fake)
+    fake.fs.remove(DISK)
+    fake.fs.symlink(DISK, VICTIM)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.destroy()
+    assert _host_refusal(info) == "DdpermReparsePoint"
+    assert fake.fs.read_bytes(VICTIM) == b"MZ system dll"
+    assert len(fake.vms) == 1
+
+
+@pytest.mark.parametrize(
+    "folder", [r"C:\Windows\System32", r"c:/windows/temp/vm", r"C:\Program Files\Docker"]
+)
+def test_create_refuses_system_folders_before_anything_runs(backend: Backend, folder: str) -> None:
+    """CVE-2022-34292: vmms.exe creates the VHDX wherever DataFolder points."""
+    with pytest.raises(PolicyError):
+        backend.host.vm.create(VMSpec(data_folder=folder))
+    assert _fake(backend).calls == []
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        lambda fs: fs.junction(r"C:\Users\dev\dd", SYSTEM32),
+        lambda fs: fs.junction(r"C:\Users\dev\dd\vm", SYSTEM32),
+        lambda fs: fs.symlink(r"C:\Users\dev\dd\vm\DockerDesktop.vhdx", VICTIM),
+        lambda fs: fs.symlink(r"C:\Users\dev\dd\vm\DockerDesktop.vhdx", r"C:\Windows\new.dll"),
+    ],
+    ids=["parent-junction", "folder-junction", "disk-symlink", "dangling-disk-symlink"],
+)
+def test_create_refuses_links_into_system_folders(
+    backend: Backend, plant: Callable[[FakeFileSystem], None]
+) -> None:
+    """CVE-2022-34292 through a junction: the string is fine, the disk is not."""
+    fake = _with_victim(backend)
+    plant(fake.fs)
+    folder = r"C:\Users\dev\dd\vm"
+    assert check_path(folder) == folder  # the string check cannot see the link
+    before = sorted(fake.fs.listdir(SYSTEM32))
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create(VMSpec(data_folder=folder))
+    assert _host_refusal(info) == "DdpermReparsePoint"
+    assert sorted(fake.fs.listdir(SYSTEM32)) == before
+    assert not fake.fs.exists(r"C:\Windows\new.dll")
+    assert fake.fs.read_bytes(VICTIM) == b"MZ system dll"
+    assert fake.vms == []
+
+
+@pytest.mark.parametrize(
+    ("plant", "destination"),
+    [
+        (lambda fs: fs.junction(r"C:\Docker\dest", SYSTEM32), r"C:\Docker\dest"),
+        (lambda fs: fs.junction(r"C:\Docker", SYSTEM32), r"C:\Docker\dest"),
+        (
+            lambda fs: fs.symlink(r"C:\Docker\DockerDesktop.vhdx", VICTIM),
+            r"C:\Docker\DockerDesktop.vhdx",
+        ),
+    ],
+    ids=["destination-junction", "parent-junction", "destination-file-symlink"],
+)
+def test_move_refuses_a_destination_through_a_link(
+    backend: Backend, plant: Callable[[FakeFileSystem], None], destination: str
+) -> None:
+    """CVE-2022-25365: the moved file (with the attacker's ACL) lands anywhere via a link."""
+    fake = _with_victim(backend)
+    seed_docker_vm(fake)
+    plant(fake.fs)
+    before = sorted(fake.fs.listdir(SYSTEM32))
+    with pytest.raises(HostError) as info:
+        backend.host.vhd.move(destination)
+    assert _host_refusal(info) == "DdpermReparsePoint"
+    assert sorted(fake.fs.listdir(SYSTEM32)) == before
+    assert fake.fs.read_bytes(VICTIM) == b"MZ system dll"
+    assert fake.fs.exists(DISK)
+    assert fake.vms[0].vhd_path == DISK
+
+
+def test_move_does_not_traverse_a_source_subfolder_that_is_a_junction(backend: Backend) -> None:
+    """CVE-2022-25365: the source side through a junction to a protected folder."""
+    fake = _with_victim(backend)
+    fake.fs.write_bytes(SYSTEM32 + r"\DockerDesktop.vhdx", b"victim")
+    fake.fs.junction(DATA + r"\sub", SYSTEM32)
+    seed_docker_vm(fake).vhd_path = DATA + r"\sub\DockerDesktop.vhdx"
+    with pytest.raises(HostError) as info:
+        backend.host.vhd.move(r"C:\Docker")
+    assert _host_refusal(info) == "DdpermReparsePoint"
+    assert fake.fs.read_bytes(SYSTEM32 + r"\DockerDesktop.vhdx") == b"victim"
+    assert not fake.fs.exists(r"C:\Docker")
+
+
+def test_cross_volume_move_succeeds_and_a_lock_rolls_back(backend: Backend) -> None:
+    """Anchor 6.5: MoveFileEx across volumes is copy + delete; a lock leaves the original."""
+    fake = _fake(backend)
+    fake.fs.add_volume("D:")
+    seed_docker_vm(fake)
+    fake.fs.file_data(DISK).locked = True
+    with pytest.raises(HostError):
+        backend.host.vhd.move(r"D:\Docker")
+    assert fake.fs.exists(DISK)
+    assert not fake.fs.exists(r"D:\Docker")
+    fake.fs.file_data(DISK).locked = False
+    assert backend.host.vhd.move(r"D:\Docker").method == "copy"
+    assert fake.fs.exists(r"D:\Docker\DockerDesktop.vhdx")
+    assert not fake.fs.exists(DISK)

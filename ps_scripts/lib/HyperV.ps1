@@ -7,6 +7,10 @@ function Get-DdpermVM {
     # The VM called $Name, or $null when there is none and -AllowMissing is set. Any other
     # Get-VM failure (no permission, VMMS stopped, module missing) is thrown unchanged.
     param([Parameter(Mandatory = $true)] [string]$Name, [switch]$AllowMissing)
+    # ValidateSet compares case-insensitively; the pin is exact.
+    if ($Name -cne 'DockerDesktopVM') {
+        throw (New-DdpermErrorRecord 'DdpermVMNameMismatch' "ddperm manages only 'DockerDesktopVM', not '$Name'." $Name 'InvalidArgument')
+    }
     try {
         $found = @(Hyper-V\Get-VM -Name $Name)
     } catch {

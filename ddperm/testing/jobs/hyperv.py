@@ -139,6 +139,13 @@ def _script_error(fqid: str, message: str, target: str, category: str) -> ErrorR
 
 def _get_vm(host: FakeHost, name: str, *, allow_missing: bool = False) -> FakeVM | None:
     """Twin of Get-DdpermVM (lib/HyperV.ps1)."""
+    if name != VM_NAME:
+        raise _script_error(
+            "DdpermVMNameMismatch",
+            f"ddperm manages only '{VM_NAME}', not '{name}'.",
+            name,
+            "InvalidArgument",
+        )
     _require_hyperv(host)
     found = host.vms_named(name)
     if not found:
