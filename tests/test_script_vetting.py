@@ -200,6 +200,10 @@ BAD: list[tuple[str, str, str, str]] = [
     ("preamble", "job", "$ProgressPreference = 'SilentlyContinue'\n", ""),
     ("preamble", "job", "Set-StrictMode -Version 3\n", "$x = 1\nSet-StrictMode -Version 3\n"),
     ("output", "job", "Write-DdpermResult (", "Microsoft.PowerShell.Utility\\ConvertTo-Json ("),
+    ("snake-case", "job", "[ordered]@{ state =", "[ordered]@{ State ="),
+    ("snake-case", "job", "[ordered]@{ state =", "[ordered]@{ vmState ="),
+    ("snake-case", "job", "[ordered]@{ state =", "[ordered]@{ 'vm-state' ="),
+    ("snake-case", "job", "#BODY", "$o = [ordered]@{ a = [ordered]@{ Inner = 1 } }"),
     ("ascii", "job", "#BODY", "# caf\u00e9"),
     ("ascii", "job", "#BODY", "$s = 'a\u2013b'"),
     ("cr", "job", "#BODY", "$x = 1\r"),
@@ -336,6 +340,8 @@ GOOD_SNIPPETS = [
     "$e = Microsoft.PowerShell.Management\\Test-Path -LiteralPath 'C:\\x'",
     "$x = [System.IO.Path]::Combine('C:\\', 'x')",
     "$e = CimCmdlets\\Invoke-CimMethod -InputObject $s -MethodName 'GetElement' -Arguments @{}",
+    "$a = @{ Type = [uint32]0x250000F0 }",
+    "$o = [ordered]@{ vm_state = 'x'; 'disk_size' = 1; nested = @{ Any = 1 } }",
 ]
 
 

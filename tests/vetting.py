@@ -45,9 +45,11 @@ LITERAL_PATH = "literal-path"  # file cmdlets take -LiteralPath (no wildcard exp
 LIBRARY_SHAPE = "library-shape"  # a library only defines functions and data
 TWIN_PARAMS = "twin-params"  # param() names and mandatory flags equal the twin handler's
 ASSEMBLY = "assembly"  # ScriptRegistry can assemble it (script name, includes, kind line)
+SNAKE_CASE = "snake-case"  # [ordered]@{...} (output document) keys equal pydantic field names
 RULES = (
     *(SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST, PREAMBLE),
     *(OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS, ASSEMBLY),
+    SNAKE_CASE,
 )
 
 
@@ -265,6 +267,23 @@ def _named_arguments(command: Node) -> dict[str, Node | None]:
     return found
 
 
+def _is_ordered(hash_literal: Node) -> bool:
+    """``[ordered]@{...}``: how every script builds the documents it outputs."""
+    cast = hash_literal.parent.parent if hash_literal.parent is not None else None
+    return (
+        cast is not None
+        and cast.type == "cast_expression"
+        and cast.named_children[0].type == "type_literal"
+        and _type_name(cast.named_children[0]) == "ordered"
+    )
+
+
+def _hash_keys(hash_literal: Node) -> list[Node]:
+    bodies = [c for c in hash_literal.named_children if c.type == "hash_literal_body"]
+    entries = [e for b in bodies for e in b.named_children if e.type == "hash_entry"]
+    return [k for e in entries for k in e.named_children[:1] if k.type == "key_expression"]
+
+
 def _enclosing_function(node: Node) -> Node | None:
     parent = node.parent
     while parent is not None and parent.type != "function_statement":
@@ -363,6 +382,10 @@ class _Vetter:
             self.out.append(_violation(FORBIDDEN, node.parent or node))
         elif kind in ("invocation_expression", "member_access"):
             self._static_call(node)
+        elif kind == "hash_literal_expression" and _is_ordered(node):
+            for key in _hash_keys(node):
+                if not re.fullmatch(r"[a-z][a-z0-9_]*", _text(key).strip("'\"")):
+                    self.out.append(_violation(SNAKE_CASE, key))
 
     def _static_call(self, node: Node) -> None:
         target = node.named_children[0] if node.named_children else None
