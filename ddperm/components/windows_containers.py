@@ -1,7 +1,75 @@
-"""PLACEHOLDER: to be written."""
+"""Windows containers data: "delete all Windows containers data" of the privileged helper.
+
+``delete_data`` empties the data root the helper owns, ``%ProgramData%\\Docker``. The root is
+derived on the host and never taken from the caller. The script refuses (``HostError``)
+while the engine is not Stopped (``DdpermEngineRunning``), when any component of the root
+is a junction or symbolic link (``DdpermReparsePoint``), and when the root's owner or ACL
+lets a non-administrator write or re-permission it, as when a user pre-created it
+(``DdpermUnsafeAcl``, CVE-2025-3224).
+
+Inside the root, links are removed themselves and never followed: a junction or symbolic
+link is deleted as a link, its target untouched (scriptcs-contrib/svm #48, Delapp #6).
+A file with more than one name (hardlink) loses only the name inside the root; the data
+lives on under its other names, and its attributes are never changed, so a read-only one
+is refused and reported (CVE-2020-10665 needed a privileged *write* through a hardlink;
+this job never writes to or re-permissions a file). Files that are in use or denied are
+refused and reported, and so is every folder left non-empty; the root itself is kept, so
+no user can pre-create it again.
+"""
+
+from __future__ import annotations
+
+import enum
 
 from ddperm.components.base import WindowsContainersGated
+from ddperm.errors import PolicyError
+from ddperm.model import HostModel
+
+# The script's mandatory [ValidateSet] token: the host refuses to run without it too.
+CONFIRMATION = "DeleteAllWindowsContainersData"
+
+
+class RefusalReason(str, enum.Enum):
+    IN_USE = "InUse"  # open elsewhere without delete sharing
+    ACCESS_DENIED = "AccessDenied"
+    READ_ONLY_HARDLINK = "ReadOnlyHardlink"  # clearing the flag would change the other names
+    NOT_EMPTY = "NotEmpty"  # a folder that still holds refused items
+
+
+class RefusedItem(HostModel):
+    path: str
+    reason: RefusalReason
+
+
+class DeleteReport(HostModel):
+    """What ``delete_data`` removed and what it left, with why."""
+
+    root: str
+    root_existed: bool
+    files_deleted: int
+    directories_deleted: int
+    bytes_freed: int
+    links_removed: list[str]
+    hardlinks_unlinked: list[str]
+    refused: list[RefusedItem]
+
+    @property
+    def complete(self) -> bool:
+        """True when nothing is left under the root."""
+        return not self.refused
 
 
 class WindowsContainersComponent(WindowsContainersGated):
-    pass
+    """``host.windows_containers``: the Windows containers data the helper owns."""
+
+    def delete_data(self, *, confirm: object = None) -> DeleteReport:
+        """Delete everything under ``%ProgramData%\\Docker``; requires ``confirm=True``."""
+        self._require_enabled()
+        if confirm is not True:
+            raise PolicyError(
+                "delete_data removes every Windows container, image and volume; pass "
+                f"confirm=True to proceed (got {confirm!r}); nothing was deleted"
+            )
+        return self._executor.call(
+            "containers_delete_data", DeleteReport, {"Confirmation": CONFIRMATION}
+        )

@@ -1,0 +1,291 @@
+"""Contract tests of host.windows_containers.delete_data ("delete all Windows containers data").
+
+Security anchors (reference/security-anchors.md section 6): links inside the tree are
+removed as links and their targets survive (item 8: svm #48, Delapp #6, CVE-2020-10665);
+a root a user pre-created is refused (item 9: CVE-2025-3224).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ddperm.components.windows_containers import RefusalReason
+from ddperm.errors import HostError, PolicyError
+from ddperm.testing import CONTAINERS_DATA_ROOT, ErrorRecord, FakeHost
+from ddperm.testing.fakehost import Caller
+from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS, FakeFileSystem, Kind
+from tests.backends import Backend
+
+MakeBackend = Callable[..., Backend]
+ROOT = CONTAINERS_DATA_ROOT
+OUTSIDE = r"C:\Users\dev\precious"
+USER_SID = Caller().sid
+
+
+def _snapshot(fs: FakeFileSystem) -> list[tuple[Any, ...]]:
+    """Every entry on C: with what matters about it (links not followed)."""
+    rows: list[tuple[Any, ...]] = []
+    for st in fs.walk("C:\\"):
+        data = fs.read_bytes(st.path) if st.kind is Kind.FILE and not st.locked else None
+        owner = fs.owner(st.path)
+        rows.append((st.path, st.kind, st.size, st.links, st.readonly, st.target, data, owner))
+    return sorted(rows, key=lambda row: str(row[0]))
+
+
+def _fake(backend: Backend) -> FakeHost:
+    if backend.fake is None:
+        pytest.skip("needs a seedable twin")
+    return backend.fake
+
+
+def _seed_tree(fs: FakeFileSystem) -> dict[str, bytes]:
+    """A data root with plain files, a read-only file and every kind of link; returns the
+    single-name files it planted (path -> content)."""
+    plain = {
+        ROOT + r"\windowsfilter\layer1\Files\Windows\System32\kernel32.dll": b"MZ" * 400,
+        ROOT + r"\windowsfilter\layer1\layerchain.json": b"[]",
+        ROOT + r"\image\windowsfilter\repositories.json": b'{"Repositories":{}}',
+        ROOT + r"\volumes\data\_data\db.sqlite": bytes(range(256)) * 3,
+        ROOT + r"\config\daemon.json": b"{}",
+    }
+    for path, data in plain.items():
+        fs.write_bytes(path, data)
+    fs.file_data(ROOT + r"\config\daemon.json").readonly = True
+    fs.write_bytes(OUTSIDE + r"\thesis.docx", b"years of work")
+    fs.write_bytes(OUTSIDE + r"\sub\notes.txt", b"notes")
+    fs.write_bytes(r"C:\Users\dev\hardlinked.txt", b"shared content")
+    fs.write_bytes(r"C:\Windows\System32\drivers\etc\protocol", b"ip 0 IP")
+    fs.junction(ROOT + r"\volumes\evil-junction", OUTSIDE)
+    fs.junction(ROOT + r"\windowsfilter\to-config-msi", r"C:\Config.Msi")
+    fs.symlink(ROOT + r"\volumes\dir-symlink", OUTSIDE + r"\sub")
+    fs.symlink(ROOT + r"\tmp\file-symlink", r"C:\Windows\System32\drivers\etc\protocol")
+    fs.symlink(ROOT + r"\tmp\dangling", r"C:\nowhere")
+    fs.hardlink(ROOT + r"\volumes\data\_data\hardlink.txt", r"C:\Users\dev\hardlinked.txt")
+    return plain
+
+
+def test_delete_removes_links_as_links_and_leaves_their_targets(backend: Backend) -> None:
+    fake = _fake(backend)
+    plain = _seed_tree(fake.fs)
+    outside_before = [row for row in _snapshot(fake.fs) if not row[0].startswith(ROOT + "\\")]
+
+    report = backend.host.windows_containers.delete_data(confirm=True)
+
+    assert fake.fs.listdir(ROOT) == []  # everything under the root is gone, the root stays
+    assert fake.fs.stat(ROOT).kind is Kind.DIRECTORY
+    assert report.complete
+    assert report.root == ROOT
+    assert report.root_existed
+    assert sorted(report.links_removed) == sorted(
+        ROOT + suffix
+        for suffix in (
+            r"\volumes\evil-junction",
+            r"\windowsfilter\to-config-msi",
+            r"\volumes\dir-symlink",
+            r"\tmp\file-symlink",
+            r"\tmp\dangling",
+        )
+    )
+    assert report.hardlinks_unlinked == [ROOT + r"\volumes\data\_data\hardlink.txt"]
+    assert report.files_deleted == len(plain)
+    assert report.bytes_freed == sum(len(data) for data in plain.values())
+    # Targets and the hardlinked file's other name are untouched (only its link count fell).
+    outside_after = [row for row in _snapshot(fake.fs) if not row[0].startswith(ROOT + "\\")]
+    expected = [
+        (*row[:3], 1, *row[4:]) if row[0] == r"C:\Users\dev\hardlinked.txt" else row
+        for row in outside_before
+    ]
+    assert outside_after == expected
+    assert fake.fs.read_bytes(r"C:\Users\dev\hardlinked.txt") == b"shared content"
+    assert fake.fs.read_bytes(OUTSIDE + r"\thesis.docx") == b"years of work"
+
+
+def test_delete_counts_folders_it_removed(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.mkdir(ROOT + r"\a\b\c")
+    fake.fs.mkdir(ROOT + r"\d")
+    report = backend.host.windows_containers.delete_data(confirm=True)
+    assert report.directories_deleted == 4
+    assert (report.files_deleted, report.bytes_freed) == (0, 0)
+
+
+def test_a_read_only_hardlink_is_refused_and_keeps_its_flag(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.write_bytes(r"C:\Users\dev\ro.txt", b"read only")
+    fake.fs.file_data(r"C:\Users\dev\ro.txt").readonly = True
+    fake.fs.hardlink(ROOT + r"\layer\ro.txt", r"C:\Users\dev\ro.txt")
+    fake.fs.write_bytes(ROOT + r"\other.txt", b"x")
+
+    report = backend.host.windows_containers.delete_data(confirm=True)
+
+    assert [(r.path, r.reason) for r in report.refused] == [
+        (ROOT + r"\layer\ro.txt", RefusalReason.READ_ONLY_HARDLINK),
+        (ROOT + r"\layer", RefusalReason.NOT_EMPTY),
+    ]
+    assert not report.complete
+    assert fake.fs.stat(r"C:\Users\dev\ro.txt").readonly
+    assert fake.fs.stat(r"C:\Users\dev\ro.txt").links == 2
+    assert fake.fs.read_bytes(r"C:\Users\dev\ro.txt") == b"read only"
+    assert not fake.fs.exists(ROOT + r"\other.txt")
+
+
+def test_a_file_in_use_is_refused_and_the_rest_is_deleted(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.write_bytes(ROOT + r"\volumes\v1\db", b"locked")
+    fake.fs.file_data(ROOT + r"\volumes\v1\db").locked = True
+    fake.fs.write_bytes(ROOT + r"\volumes\v2\db", b"free")
+
+    report = backend.host.windows_containers.delete_data(confirm=True)
+
+    assert [(r.path, r.reason) for r in report.refused] == [
+        (ROOT + r"\volumes\v1\db", RefusalReason.IN_USE),
+        (ROOT + r"\volumes\v1", RefusalReason.NOT_EMPTY),
+        (ROOT + r"\volumes", RefusalReason.NOT_EMPTY),
+    ]
+    assert fake.fs.listdir(ROOT + r"\volumes") == ["v1"]
+    assert report.files_deleted == 1
+    assert report.bytes_freed == len(b"free")
+
+
+def test_a_missing_root_is_reported_not_created(backend: Backend) -> None:
+    fake = _fake(backend)
+    before = _snapshot(fake.fs)
+    report = backend.host.windows_containers.delete_data(confirm=True)
+    assert not report.root_existed
+    assert report.complete
+    assert _snapshot(fake.fs) == before
+
+
+@pytest.mark.parametrize("link", ["junction", "symlink"])
+def test_a_root_that_is_a_link_is_refused(backend: Backend, link: str) -> None:
+    fake = _fake(backend)
+    fake.fs.write_bytes(OUTSIDE + r"\thesis.docx", b"years of work")
+    getattr(fake.fs, link)(ROOT, OUTSIDE)
+    before = _snapshot(fake.fs)
+    with pytest.raises(HostError) as caught:
+        backend.host.windows_containers.delete_data(confirm=True)
+    assert caught.value.error_id == "DdpermReparsePoint"
+    assert _snapshot(fake.fs) == before
+
+
+def test_a_program_data_that_is_a_junction_is_refused(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.write_bytes(r"C:\elsewhere\Docker\x", b"x")
+    fake.fs.rename(r"C:\ProgramData", r"C:\RealProgramData")
+    fake.fs.junction(r"C:\ProgramData", r"C:\elsewhere")
+    before = _snapshot(fake.fs)
+    with pytest.raises(HostError) as caught:
+        backend.host.windows_containers.delete_data(confirm=True)
+    assert caught.value.error_id == "DdpermReparsePoint"
+    assert _snapshot(fake.fs) == before
+
+
+@pytest.mark.parametrize(
+    ("owner", "acl"),
+    [
+        # A user ran 'mkdir C:\ProgramData\Docker' first: owner and creator-owner rights.
+        (USER_SID, {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USER_SID: "FullControl"}),
+        # Owned by an admin, but the ACL lets Users modify it.
+        (ADMINISTRATORS, {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USERS: "Modify"}),
+        # The ACL is admin-only, but a user owns it and may rewrite the ACL at will.
+        (USER_SID, {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl"}),
+    ],
+)
+def test_a_root_a_user_can_write_is_refused(
+    backend: Backend, owner: str, acl: dict[str, str]
+) -> None:
+    fake = _fake(backend)
+    _seed_tree(fake.fs)
+    fake.fs.set_owner(ROOT, owner)
+    fake.fs.set_acl(ROOT, acl)
+    before = _snapshot(fake.fs)
+    with pytest.raises(HostError) as caught:
+        backend.host.windows_containers.delete_data(confirm=True)
+    assert caught.value.error_id == "DdpermUnsafeAcl"
+    assert caught.value.category == "SecurityError"
+    assert _snapshot(fake.fs) == before
+
+
+def test_a_root_with_read_only_rights_for_users_is_accepted(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.write_bytes(ROOT + r"\x", b"x")
+    fake.fs.set_acl(ROOT, {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USERS: "Read"})
+    assert backend.host.windows_containers.delete_data(confirm=True).files_deleted == 1
+
+
+@pytest.mark.parametrize("status", ["Running", "StartPending", "StopPending", "Paused"])
+def test_refused_while_the_engine_is_not_stopped(backend: Backend, status: str) -> None:
+    fake = _fake(backend)
+    _seed_tree(fake.fs)
+    fake.services["docker"].status = status
+    before = _snapshot(fake.fs)
+    with pytest.raises(HostError) as caught:
+        backend.host.windows_containers.delete_data(confirm=True)
+    assert caught.value.error_id == "DdpermEngineRunning"
+    assert status in caught.value.message
+    assert _snapshot(fake.fs) == before
+
+
+def test_allowed_when_the_engine_is_not_installed(backend: Backend) -> None:
+    fake = _fake(backend)
+    del fake.services["docker"]
+    fake.fs.write_bytes(ROOT + r"\x", b"x")
+    assert backend.host.windows_containers.delete_data(confirm=True).complete
+    assert fake.fs.listdir(ROOT) == []
+
+
+@pytest.mark.parametrize("confirm", [None, False, "yes", 1, "True", [True]])
+def test_confirm_must_be_exactly_true(backend: Backend, confirm: object) -> None:
+    fake = _fake(backend)
+    _seed_tree(fake.fs)
+    before = _snapshot(fake.fs)
+    with pytest.raises(PolicyError, match="confirm=True"):
+        backend.host.windows_containers.delete_data(confirm=confirm)
+    assert fake.calls == []
+    assert _snapshot(fake.fs) == before
+
+
+def test_confirm_cannot_be_left_out(backend: Backend) -> None:
+    fake = _fake(backend)
+    _seed_tree(fake.fs)
+    with pytest.raises(PolicyError, match="nothing was deleted"):
+        backend.host.windows_containers.delete_data()
+    assert fake.calls == []
+
+
+def test_the_root_is_never_taken_from_the_caller(backend: Backend) -> None:
+    fake = _fake(backend)
+    with pytest.raises(TypeError):
+        backend.host.windows_containers.delete_data(confirm=True, root=OUTSIDE)  # type: ignore[call-arg]
+    assert fake.calls == []
+
+
+def test_disabled_windows_containers_refuse_delete(make_backend: MakeBackend) -> None:
+    fake = FakeHost()
+    _seed_tree(fake.fs)
+    before = _snapshot(fake.fs)
+    backend = make_backend(fake, windows_containers_enabled=False)
+    with pytest.raises(PolicyError, match="no-windows-containers"):
+        backend.host.windows_containers.delete_data(confirm=True)
+    assert fake.calls == []
+    assert _snapshot(fake.fs) == before
+
+
+# -- the twin itself: the script's own ValidateSet pin on the confirmation ----------------
+
+
+@pytest.mark.parametrize("params", [{}, {"Confirmation": "yes"}, {"Confirmation": True}])
+def test_the_script_refuses_without_its_confirmation_token(params: dict[str, object]) -> None:
+    fake = FakeHost()
+    _seed_tree(fake.fs)
+    before = _snapshot(fake.fs)
+    with pytest.raises(ErrorRecord) as caught:
+        fake.execute("containers_delete_data", params)
+    assert caught.value.fqid.split(",")[0] in (
+        "MissingMandatoryParameter",
+        "ParameterArgumentValidationError",
+    )
+    assert _snapshot(fake.fs) == before
