@@ -188,6 +188,10 @@ BAD: list[tuple[str, str, str, str]] = [
     ("ps7-syntax", "job", "#BODY", "$j = ConvertTo-Json -InputObject @(1) -AsArray"),
     ("ps7-syntax", "job", "#BODY", "$j = ConvertTo-Json -InputObject $vm -EnumsAsStrings"),
     ("ps7-syntax", "job", "#BODY", "$h = '{}' | ConvertFrom-Json -AsHashtable"),
+    ("ps7-syntax", "job", "#BODY", "$h = '{}' | ConvertFrom-Json -AsHash"),
+    ("ps7-syntax", "job", "#BODY", "$h = '[]' | ConvertFrom-Json -Depth 3 -NoEnumerate"),
+    ("ps7-syntax", "job", "#BODY", "$d = Get-Date -AsUTC"),
+    ("ps7-syntax", "job", "#BODY", "$s = @(3, 1) | Sort-Object -Top 1"),
     ("ps7-syntax", "job", "#BODY", "Get-Error"),
     ("kind-line", "job", "# ddperm-kind: read\n", ""),
     ("kind-line", "job", "# ddperm-kind: read", "# ddperm-kind: sometimes"),
@@ -341,6 +345,8 @@ GOOD_SNIPPETS = [
     "$x = [System.IO.Path]::Combine('C:\\', 'x')",
     "$e = CimCmdlets\\Invoke-CimMethod -InputObject $s -MethodName 'GetElement' -Arguments @{}",
     "$a = @{ Type = [uint32]0x250000F0 }",
+    "$s = @(3, 1) | Sort-Object -Descending",
+    "$d = (Get-Date).ToUniversalTime().ToString('o')",
     "$o = [ordered]@{ vm_state = 'x'; 'disk_size' = 1; nested = @{ Any = 1 } }",
 ]
 

@@ -168,13 +168,22 @@ _FILE_WRITE = "set-content add-content move-item copy-item remove-item rename-it
 _LITERAL_PATH_CMDLETS = frozenset(f"{_FILE_READ} {_FILE_WRITE}".split())
 PS7_COMMANDS = frozenset({"get-error"})
 _PS7_NODES = frozenset({"null_coalesce_expression", "ternary_expression", "pipeline_chain_tail"})
-# (commands or None for any command, parameter, shortest accepted prefix, rule)
+# (commands or None for any command, parameter, shortest accepted prefix, rule); PowerShell
+# binds any unambiguous prefix, so -AsHash is -AsHashtable.
 _PARAMETER_RULES: tuple[tuple[frozenset[str] | None, str, int, str], ...] = (
     (frozenset({"new-object"}), "comobject", 1, FORBIDDEN),
     (frozenset({"foreach-object", "%", "foreach"}), "parallel", 2, PS7),
     (frozenset({"convertto-json"}), "asarray", 2, PS7),
     (frozenset({"convertto-json"}), "enumsasstrings", 2, PS7),
+    (frozenset({"convertto-json"}), "escapehandling", 2, PS7),
     (frozenset({"convertfrom-json"}), "ashashtable", 1, PS7),
+    (frozenset({"convertfrom-json"}), "depth", 2, PS7),
+    (frozenset({"convertfrom-json"}), "noenumerate", 1, PS7),
+    (frozenset({"get-date"}), "asutc", 2, PS7),
+    (frozenset({"get-date"}), "unixtimeseconds", 2, PS7),
+    (frozenset({"sort-object"}), "top", 1, PS7),
+    (frozenset({"sort-object"}), "bottom", 1, PS7),
+    (frozenset({"sort-object"}), "stable", 2, PS7),
     (None, "asarray", 7, PS7),
     (None, "enumsasstrings", 14, PS7),
 )
