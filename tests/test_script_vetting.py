@@ -49,13 +49,15 @@ def test_library_passes_vetting(registry: ScriptRegistry, relative: str) -> None
         ("Bad-Name", "", "", {"assembly"}),
         ("no_lib", "# ddperm:include Common\n", "# ddperm:include NoSuchLib\n", {"assembly"}),
         ("no_kind", "# ddperm-kind: read\n", "", {"assembly", "kind-line"}),
+        ("latin1", "the host's", "the host\xe9s", {"assembly", "ascii"}),
     ],
 )
 def test_script_the_registry_refuses_is_reported(
     tmp_path: Path, name: str, old: str, new: str, rules: set[str]
 ) -> None:
     root = vetting.fresh_registry(tmp_path).root
-    (root / f"{name}.ps1").write_text(_apply((root / "version.ps1").read_text(), old, new))
+    text = _apply((root / "version.ps1").read_text(), old, new)
+    (root / f"{name}.ps1").write_bytes(text.encode("latin-1"))
     (root / "manifest.json").write_text(manifest_text(build_manifest(root)))
     violations = vetting.vet_job(ScriptRegistry(root), name)
     assert {v.rule for v in violations} == rules | {"twin-params"}, _report(violations)
@@ -72,7 +74,7 @@ def test_violation_lines_point_into_the_right_file(registry: ScriptRegistry, nam
     origin = vetting.line_sources(registry, name)
     assert len(origin) == len(assembled)
     for text, (relative, line) in zip(assembled, origin, strict=True):
-        assert (registry.root / relative).read_text().split("\n")[line - 1] == text
+        assert vetting.read_source(registry.root / relative).split("\n")[line - 1] == text
 
 
 # -- every rule fires on a bad script ---------------------------------------------------------

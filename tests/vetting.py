@@ -654,17 +654,22 @@ def vet(
     return vetter.run()
 
 
+def read_source(path: Path) -> str:
+    """A file's text as the registry decodes it (no newline translation); bad bytes shown."""
+    return path.read_bytes().decode("utf-8", "replace")
+
+
 def line_sources(registry: ScriptRegistry, name: str) -> list[tuple[str, int]]:
     """(file, line) for each line of the assembled script, replaying the registry's includes."""
     script = registry.get(name)
-    body = (registry.root / script.sources[0]).read_text(encoding="utf-8")
+    body = read_source(registry.root / script.sources[0])
     segments: list[tuple[str, int, str]] = []  # (file, first line, text)
     position = 0
     for match, lib in zip(_INCLUDE.finditer(body), script.sources[1:], strict=True):
         segments.append(
             (script.sources[0], body.count("\n", 0, position) + 1, body[position : match.start()])
         )
-        segments.append((lib, 1, (registry.root / lib).read_text(encoding="utf-8").rstrip("\n")))
+        segments.append((lib, 1, read_source(registry.root / lib).rstrip("\n")))
         position = match.end()
     segments.append((script.sources[0], body.count("\n", 0, position) + 1, body[position:]))
     origin: list[tuple[str, int]] = []
@@ -691,8 +696,8 @@ def vet_job(registry: ScriptRegistry, name: str) -> list[Violation]:
     missing = [] if params is not None else [f"no twin handler registered for {name!r}"]
     try:
         script = registry.get(name)
-    except PolicyError as refused:  # vet the bare file so every other rule still reports
-        text = (registry.root / file).read_text(encoding="utf-8")
+    except (PolicyError, UnicodeDecodeError) as refused:  # vet the bare file: all rules report
+        text = read_source(registry.root / file)
         found = vet(text, params=params, known_functions=library_functions(registry.root))
         found += [Violation(ASSEMBLY, 1, str(refused)[:120])]
         found += [Violation(TWIN_PARAMS, 1, m) for m in missing]
@@ -707,16 +712,13 @@ def library_functions(root: Path) -> frozenset[str]:
     """Lower-cased names of the functions every library defines."""
     names: set[str] = set()
     for path in sorted((root / "lib").glob("*.ps1")):
-        names |= set(
-            _Vetter(path.read_text(encoding="utf-8"), library=True, known=frozenset()).functions
-        )
+        names |= set(_Vetter(read_source(path), library=True, known=frozenset()).functions)
     return frozenset(names)
 
 
 def vet_library(root: Path, relative: str) -> list[Violation]:
     """Vet one library file; functions of the other libraries may be called."""
-    text = (root / relative).read_bytes().decode("utf-8", "replace")
-    found = vet(text, library=True, known_functions=library_functions(root))
+    found = vet(read_source(root / relative), library=True, known_functions=library_functions(root))
     return [replace(v, file=relative) for v in found]
 
 
