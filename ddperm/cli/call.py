@@ -41,7 +41,7 @@ def call(
     """Ask the ddperm service to run ROUTE and print its result as JSON."""
     if route is None:
         for name, known in sorted(ROUTES.items()):
-            typer.echo(f"{name:28} {known.summary}")
+            typer.echo(f"{name:32} {known.summary}")
         return
     try:
         with Client(address, timeout=timeout) as client:

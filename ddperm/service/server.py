@@ -81,13 +81,15 @@ class Service:
             route = ROUTES.get(envelope.route)
             if route is None:
                 raise RequestError("unknown_route", f"no route named {envelope.route!r}")
-            request = route.parse(envelope.params)
-            params = request.model_dump(mode="json")
             if route.windows_engine and not self.windows_containers_enabled:
                 raise RequestError(
                     "policy_refused",
                     "Windows containers are disabled on this host (--no-windows-containers)",
                 )
+            if route.admin_only and not peer.is_admin:
+                raise RequestError("forbidden", f"{route.name} is for administrators only")
+            request = route.parse(envelope.params)
+            params = request.model_dump(mode="json")
             with self._job_lock:
                 result = route.run(self.host, request)
             response = Response(id=request_id, ok=True, result=result.model_dump(mode="json"))
