@@ -46,10 +46,12 @@ LIBRARY_SHAPE = "library-shape"  # a library only defines functions and data
 TWIN_PARAMS = "twin-params"  # param() names and mandatory flags equal the twin handler's
 ASSEMBLY = "assembly"  # ScriptRegistry can assemble it (script name, includes, kind line)
 SNAKE_CASE = "snake-case"  # [ordered]@{...} (output document) keys equal pydantic field names
+ERROR_RECORD = "error-record"  # throw an ErrorRecord (stable id), never a bare message string
 RULES = (
     *(SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST, PREAMBLE),
     *(OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS, ASSEMBLY),
     SNAKE_CASE,
+    ERROR_RECORD,
 )
 
 
@@ -391,6 +393,8 @@ class _Vetter:
             self.out.append(_violation(FORBIDDEN, node.parent or node))
         elif kind in ("invocation_expression", "member_access"):
             self._static_call(node)
+        elif kind == "flow_control_statement" and re.match(r"throw\s+@?['\"]", _text(node), re.I):
+            self.out.append(_violation(ERROR_RECORD, node))
         elif kind == "hash_literal_expression" and _is_ordered(node):
             for key in _hash_keys(node):
                 if not re.fullmatch(r"[a-z][a-z0-9_]*", _text(key).strip("'\"")):
