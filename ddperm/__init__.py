@@ -4,6 +4,7 @@ Every job is a vetted PowerShell script, run locally or over PowerShell Remoting
 with inputs checked by a guard and answers validated as pydantic models.
 """
 
+from ddperm.components.vm import VMSpec
 from ddperm.errors import (
     AuthenticationError,
     DdpermError,
@@ -27,5 +28,6 @@ __all__ = [
     "PolicyError",
     "RetryPolicy",
     "TransportError",
+    "VMSpec",
     "connect",
 ]

@@ -28,9 +28,14 @@ if ($state -eq 'Off') {
     $job = Hyper-V\Stop-VM -VM $vm -Force -AsJob
     $finished = Microsoft.PowerShell.Core\Wait-Job -Job $job -Timeout $TimeoutSeconds
     $clean = ($null -ne $finished) -and ($job.State -eq 'Completed')
+    $reason = [string]$job.ChildJobs[0].JobStateInfo.Reason
     Microsoft.PowerShell.Core\Stop-Job -Job $job
     Microsoft.PowerShell.Core\Remove-Job -Job $job -Force
     if (-not $clean) {
+        if ($null -ne $finished -and -not $Force) {
+            # Stop-VM itself failed (e.g. the guest has no shutdown integration service).
+            throw (New-DdpermErrorRecord 'DdpermShutdownFailed' "The virtual machine '$VMName' could not be shut down ($reason); stop it with force to turn it off." $VMName 'InvalidOperation')
+        }
         if (-not $Force) {
             throw (New-DdpermErrorRecord 'DdpermShutdownTimeout' "The virtual machine '$VMName' did not shut down within $TimeoutSeconds seconds; stop it with force to turn it off." $VMName 'OperationTimeout')
         }

@@ -349,3 +349,42 @@ def test_cross_volume_move_succeeds_and_a_lock_rolls_back(backend: Backend) -> N
     assert backend.host.vhd.move(r"D:\Docker").method == "copy"
     assert fake.fs.exists(r"D:\Docker\DockerDesktop.vhdx")
     assert not fake.fs.exists(DISK)
+
+
+# -- numbers: the spec, the script's ValidateRange and the twin agree ---------------------
+
+
+def _script_ranges(script: str) -> dict[str, tuple[int, int]]:
+    text = (script_root() / f"{script}.ps1").read_text()
+    found = re.findall(r"\[ValidateRange\((\d+), (\d+)\)\]\s*\[\w+\]\$(\w+)", text)
+    return {name: (int(low), int(high)) for low, high, name in found}
+
+
+def _spec_range(field: str) -> tuple[int, int]:
+    metadata = VMSpec.model_fields[field].metadata
+    low = next(m.ge for m in metadata if hasattr(m, "ge"))
+    high = next(m.le for m in metadata if hasattr(m, "le"))
+    return int(low), int(high)
+
+
+def test_vm_create_ranges_match_the_spec() -> None:
+    assert _script_ranges("vm_create") == {
+        "ProcessorCount": _spec_range("cpus"),
+        "MemoryStartupBytes": _spec_range("memory_bytes"),
+        "DiskSizeBytes": _spec_range("disk_size_bytes"),
+    }
+    assert _script_ranges("vm_stop") == {"TimeoutSeconds": (1, 600)}
+
+
+@pytest.mark.parametrize("script", ["vm_create", "vm_stop"])
+def test_the_twin_binds_out_of_range_numbers_like_powershell(script: str) -> None:
+    for name, (low, high) in _script_ranges(script).items():
+        for value in (low - 1, high + 1):
+            fake = FakeHost()
+            seed_docker_vm(fake, state="Running")
+            params = {**_params(script, VM_NAME), name: value}
+            with pytest.raises(ErrorRecord) as info:
+                fake.execute(script, params)
+            assert info.value.fqid == f"ParameterArgumentValidationError,{script}"
+            assert f"The {value} argument is" in info.value.message
+            assert (len(fake.vms), fake.vms[0].state) == (1, "Running")

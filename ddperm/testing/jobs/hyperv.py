@@ -260,6 +260,26 @@ def _fs_error(error: FsError, cmdlet: str) -> ErrorRecord:
     )
 
 
+def _validate_range(script: str, name: str, value: int, low: int, high: int) -> None:
+    """[ValidateRange(low, high)] on a script parameter, as PowerShell's binder reports it."""
+    if low <= value <= high:
+        return
+    if value < low:
+        problem = f"is less than the minimum allowed range of {low}"
+        fix = f"greater than or equal to {low}"
+    else:
+        problem = f"is greater than the maximum allowed range of {high}"
+        fix = f"less than or equal to {high}"
+    raise ErrorRecord(
+        f"Cannot validate argument on parameter '{name}'. The {value} argument {problem}. "
+        f"Supply an argument that is {fix} and then try the command again.",
+        f"ParameterArgumentValidationError,{script}",
+        "InvalidData",
+        name,
+        "System.Management.Automation.ParameterBindingValidationException",
+    )
+
+
 # -- the scripts -----------------------------------------------------------------------------
 
 
@@ -314,6 +334,9 @@ def vm_create(
     DiskSizeBytes: int,
     DataFolder: str,
 ) -> dict[str, object]:
+    _validate_range("vm_create", "ProcessorCount", ProcessorCount, 1, 64)
+    _validate_range("vm_create", "MemoryStartupBytes", MemoryStartupBytes, 2**30, 2**38)
+    _validate_range("vm_create", "DiskSizeBytes", DiskSizeBytes, 2**30, 2**46)
     if _get_vm(host, VMName, allow_missing=True) is not None:
         raise _script_error(
             "DdpermVMExists",
@@ -387,6 +410,7 @@ def vm_start(host: FakeHost, VMName: str) -> dict[str, object]:
 def vm_stop(
     host: FakeHost, VMName: str, Force: bool = False, TimeoutSeconds: int = 20
 ) -> dict[str, object]:
+    _validate_range("vm_stop", "TimeoutSeconds", TimeoutSeconds, 1, 600)
     vm = _the_vm(host, VMName)
     changed, forced = vm.state != "Off", False
     if vm.state == "Running":
