@@ -15,6 +15,7 @@ import socket
 import ssl
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ class _Server(ThreadingHTTPServer):
         self.schemes = schemes
         self.faults = FaultPlan()
         self.stopping = threading.Event()
-        self.http_requests = 0
+        self.counts: Counter[str] = Counter()
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
 
@@ -66,9 +67,9 @@ class _Server(ThreadingHTTPServer):
         with self._lock:
             (self._connections.add if alive else self._connections.discard)(connection)
 
-    def count_request(self) -> None:
+    def count(self, what: str) -> None:
         with self._lock:
-            self.http_requests += 1
+            self.counts[what] += 1
 
     def close_connections(self) -> None:
         with self._lock:
@@ -100,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the twin serves tests."""
 
     def do_POST(self) -> None:
-        self.server.count_request()
+        self.server.count("http")
         length = self.headers.get("Content-Length")
         if length is None:
             self._send(411, b"Length Required", [("Content-Type", "text/plain")])
@@ -125,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not plain:  # the empty POST a client sends to set up message encryption
             self._send(200, b"", outcome.headers)
             return
+        if encrypted:
+            self.server.count("encrypted")
         status, answer = self._answer(plain)
         if status == 0:
             self.close_connection = True  # a planned drop or stall: no answer at all
@@ -197,7 +200,13 @@ class Endpoint:
 
     @property
     def http_requests(self) -> int:
-        return self._server.http_requests
+        """HTTP requests served so far (auth round trips included)."""
+        return self._server.counts["http"]
+
+    @property
+    def encrypted_requests(self) -> int:
+        """Of those, the WS-Man requests that came with WinRM message encryption."""
+        return self._server.counts["encrypted"]
 
     def connect_options(self) -> dict[str, Any]:
         """Keyword arguments for ``ddperm.connect`` (and, minus ``server``, pypsrp's WSMan)."""

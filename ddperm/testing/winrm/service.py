@@ -5,6 +5,7 @@ Delete, Get) mapped onto PSRP shells. Takes and returns SOAP bytes; no HTTP here
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -14,6 +15,7 @@ from ddperm.testing.winrm import soap
 from ddperm.testing.winrm.shell import ScriptRunner, Shell, ShellClosed, payload_budget
 from ddperm.testing.winrm.soap import Request, q
 
+log = logging.getLogger(__name__)
 _DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
 _RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
 MAX_RECEIVE_WAIT = 5.0
@@ -45,6 +47,9 @@ class WinRMService:
             return 500, soap.fault(request, soap.OPERATION_TIMED_OUT)
         except ValueError as exc:
             return 500, soap.fault(request, soap.INVALID_REQUEST, reason=str(exc))
+        except Exception as exc:  # the service boundary: answer, never drop the connection
+            log.exception("twin failed on %s", name)
+            return 500, soap.fault(request, soap.INTERNAL_ERROR, reason=repr(exc))
 
     def kill_shells(self) -> int:
         """Drop every shell, as a restarted WinRM service would; returns how many."""

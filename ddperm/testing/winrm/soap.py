@@ -73,6 +73,11 @@ INVALID_REQUEST = Fault(
     "w:SchemaValidationError",
     "The WS-Management service cannot process the request because the XML is invalid: {reason}",
 )
+INTERNAL_ERROR = Fault(
+    1359,  # ERROR_INTERNAL_ERROR
+    "w:InternalError",
+    "The WS-Management service cannot process the request: {reason}",
+)
 SERVICE_BUSY = Fault(
     170,  # ERROR_BUSY
     "w:QuotaLimit",
