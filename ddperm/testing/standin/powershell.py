@@ -132,10 +132,10 @@ def check_value(args: list[str], i: int, name: str) -> None:
 
 
 def escape(text: str) -> str:
-    """CLIXML string content: XML-escaped, control characters and ``_x`` as ``_xHHHH_``."""
+    """CLIXML string content: XML-escaped; ``_x`` and characters XML cannot hold as ``_xHHHH_``."""
     out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     out = out.replace("_x", "_x005F_x")
-    return "".join(f"_x{ord(c):04X}_" if ord(c) < 0x20 else c for c in out)
+    return "".join(f"_x{ord(c):04X}_" if ord(c) < 0x20 or c in "\ufffe\uffff" else c for c in out)
 
 
 def render(
