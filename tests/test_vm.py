@@ -152,6 +152,19 @@ def test_out_of_range_specs_are_refused_before_anything_runs(
     assert _fake(backend).calls == []
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [{"cpus": 1000}, {"vm_name": "minikube"}, {"data_folder": r"C:\Windows\System32"}],
+)
+def test_an_unvalidated_spec_is_validated_again(
+    backend: Backend, fields: dict[str, object]
+) -> None:
+    spec = VMSpec.model_construct(**{**VMSpec().model_dump(), **fields})
+    with pytest.raises((ValidationError, PolicyError)):
+        backend.host.vm.create(spec)
+    assert _fake(backend).calls == []
+
+
 def test_create_takes_only_a_vmspec(backend: Backend) -> None:
     with pytest.raises(PolicyError):
         backend.host.vm.create({"cpus": 2})  # type: ignore[arg-type]

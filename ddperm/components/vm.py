@@ -139,12 +139,13 @@ class VMComponent(Component):
             spec = VMSpec()
         if not isinstance(spec, VMSpec):
             raise PolicyError(f"create() takes a VMSpec, not {type(spec).__name__}")
+        spec = VMSpec.model_validate(dict(spec))  # again: model_construct() skips validation
         params: Params = {
             **_pinned(),
             "ProcessorCount": spec.cpus,
             "MemoryStartupBytes": spec.memory_bytes,
             "DiskSizeBytes": spec.disk_size_bytes,
-            "DataFolder": guard.check_path(spec.data_folder, what="data folder"),
+            "DataFolder": spec.data_folder,
         }
         return self._executor.call("vm_create", VMInfo, params)
 

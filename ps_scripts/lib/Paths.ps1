@@ -33,7 +33,7 @@ function Assert-DdpermSafePath {
     # last one and dangling links (GetAttributes does not follow reparse points).
     [CmdletBinding()]
     param(
-        [Parameter(Mandatory = $true)] [string]$Path,
+        [Parameter(Mandatory = $true)] [AllowEmptyString()] [string]$Path,
         [string]$What = 'path'
     )
     $shapeOk = ($Path -match '^[A-Za-z]:\\') -and ($Path -notmatch '[\x00-\x1f<>"|?*/]') -and
