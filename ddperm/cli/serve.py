@@ -6,7 +6,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -14,6 +14,12 @@ from ddperm.cli import app
 from ddperm.host import Host
 from ddperm.service import DEFAULT_GROUP, Limits, ServiceStartError, running
 from ddperm.service.config import default_address, default_audit_log
+
+Backend = Literal["twin", "local"]
+BACKEND_NAMES = {
+    "twin": "the in-process Windows-host twin (no real host configured)",
+    "local": "this Windows machine (local PowerShell)",
+}
 
 
 @app.command()
@@ -31,13 +37,20 @@ def serve(
     read_timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds a request may take to arrive.")
     ] = 10.0,
+    backend: Annotated[
+        Backend, typer.Option(help="twin: the in-process Windows-host twin; local: this machine.")
+    ] = "twin",
 ) -> None:
-    """Run the helper until interrupted; without a real host it serves the twin."""
+    """Run the helper until interrupted; without a real host (the default) it serves the twin."""
     address = address or default_address()
     audit_log = audit_log or default_audit_log()
     enabled = not no_windows_containers
 
-    def twin() -> Host:
+    def host() -> Host:
+        if backend == "local":
+            from ddperm.transports.local import local
+
+            return local(persistent=True, windows_containers_enabled=enabled)
         from ddperm.testing import twin_host
 
         return twin_host(windows_containers_enabled=enabled)
@@ -51,7 +64,7 @@ def serve(
     signal.signal(signal.SIGTERM, on_signal)
     try:
         with running(
-            twin,
+            host,
             address=address,
             group=group,
             audit_log=audit_log,
@@ -60,7 +73,7 @@ def serve(
         ):
             typer.echo(
                 f"ddperm service on {address} for {group} (and administrators); "
-                f"backend: the in-process Windows-host twin (no real host configured); "
+                f"backend: {BACKEND_NAMES[backend]}; "
                 f"windows containers {'enabled' if enabled else 'disabled'}; audit log {audit_log}",
                 err=True,
             )
