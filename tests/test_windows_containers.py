@@ -11,12 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ddperm.components.windows_containers import RefusalReason
 from ddperm.errors import HostError, PolicyError
-from ddperm.testing import CONTAINERS_DATA_ROOT, ErrorRecord, FakeHost
+from ddperm.testing import CONTAINERS_DATA_ROOT, ErrorRecord, FakeHost, twin_host
 from ddperm.testing.fakehost import Caller
-from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS, FakeFileSystem, Kind
+from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS, FakeFileSystem, FsError, Kind
 from tests.backends import Backend
 
 MakeBackend = Callable[..., Backend]
@@ -28,10 +30,9 @@ USER_SID = Caller().sid
 def _snapshot(fs: FakeFileSystem) -> list[tuple[Any, ...]]:
     """Every entry on C: with what matters about it (links not followed)."""
     rows: list[tuple[Any, ...]] = []
-    for st in fs.walk("C:\\"):
-        data = fs.read_bytes(st.path) if st.kind is Kind.FILE and not st.locked else None
-        owner = fs.owner(st.path)
-        rows.append((st.path, st.kind, st.size, st.links, st.readonly, st.target, data, owner))
+    for e in fs.walk("C:\\"):
+        data = fs.read_bytes(e.path) if e.kind is Kind.FILE and not e.locked else None
+        rows.append((e.path, e.kind, e.size, e.links, e.readonly, e.target, data, fs.owner(e.path)))
     return sorted(rows, key=lambda row: str(row[0]))
 
 
@@ -289,3 +290,67 @@ def test_the_script_refuses_without_its_confirmation_token(params: dict[str, obj
         "ParameterArgumentValidationError",
     )
     assert _snapshot(fake.fs) == before
+
+
+# -- property: whatever the tree, only what is under the root goes -------------------------
+
+_NAMES = st.sampled_from(["a", "b", "c", "Files", "layer"])
+_OUTSIDE_FILES = [r"C:\Users\dev\keep\one.txt", r"C:\Users\dev\keep\deep\two.bin"]
+_OUTSIDE_TARGETS = [r"C:\Users\dev\keep", r"C:\Users\dev\keep\deep", r"C:\Windows", *_OUTSIDE_FILES]
+_ENTRY = st.tuples(
+    st.sampled_from(["file", "dir", "junction", "symlink", "hardlink"]),
+    st.lists(_NAMES, min_size=1, max_size=3),
+    st.integers(0, 4),
+    st.booleans(),
+)
+
+
+def _plant(fs: FakeFileSystem, entry: tuple[str, list[str], int, bool]) -> None:
+    kind, parts, pick, readonly = entry
+    path = ROOT + "\\" + "\\".join(parts)
+    if fs.reparse_points_on(path) or fs.exists(path):
+        return  # never create anything through a link (that would land outside the root)
+    try:
+        if kind == "file":
+            fs.write_bytes(path, ("/".join(parts) * (pick + 1)).encode())
+            fs.file_data(path).readonly = readonly
+        elif kind == "dir":
+            fs.mkdir(path)
+        elif kind == "hardlink":
+            fs.hardlink(path, _OUTSIDE_FILES[pick % len(_OUTSIDE_FILES)])
+        else:
+            getattr(fs, kind)(path, _OUTSIDE_TARGETS[pick])
+    except FsError:
+        return  # a parent is a file: Windows would refuse too
+
+
+@settings(max_examples=60)
+@given(st.lists(_ENTRY, max_size=14))
+def test_any_tree_is_emptied_and_nothing_outside_changes(
+    entries: list[tuple[str, list[str], int, bool]],
+) -> None:
+    fake = FakeHost()
+    for i, path in enumerate(_OUTSIDE_FILES):
+        fake.fs.write_bytes(path, f"outside {i}".encode())
+    fake.fs.mkdir(ROOT)
+    for entry in entries:
+        _plant(fake.fs, entry)
+    inside = list(fake.fs.walk(ROOT))
+    outside_before = [
+        (*row[:3], 1, *row[4:]) if row[1] is Kind.FILE else row
+        for row in _snapshot(fake.fs)
+        if not row[0].startswith(ROOT + "\\")
+    ]
+
+    report = twin_host(fake).windows_containers.delete_data(confirm=True)
+
+    assert fake.fs.listdir(ROOT) == []
+    assert report.refused == []
+    outside_after = [row for row in _snapshot(fake.fs) if not row[0].startswith(ROOT + "\\")]
+    assert outside_after == outside_before
+    links = [e for e in inside if e.is_reparse_point]
+    files = [e for e in inside if e.kind is Kind.FILE]
+    assert sorted(report.links_removed) == sorted(e.path for e in links)
+    assert report.files_deleted + len(report.hardlinks_unlinked) == len(files)
+    assert report.directories_deleted == len(inside) - len(links) - len(files)
+    assert report.bytes_freed <= sum(e.size for e in files)

@@ -292,9 +292,9 @@ class FakeFileSystem:
     def hardlink(self, path: str, existing: str) -> None:
         source = self._node(existing, follow=True)
         f = self._file(source, existing)
-        f.links += 1
         self.mkdir(parent_of(path))
         self._create(path, Node(Kind.FILE, "", file=f))
+        f.links += 1  # only once the new name exists
 
     # -- reading --------------------------------------------------------------------
 
