@@ -71,8 +71,10 @@ function Remove-DdpermEntry {
             if ($readOnly -and -not $isLink) { $Item.Attributes = $Item.Attributes -bxor [System.IO.FileAttributes]::ReadOnly }
             [System.IO.File]::Delete($path)
         }
-    } catch [System.Management.Automation.MethodInvocationException] {
-        $reason = $_.Exception.InnerException
+    } catch {
+        # .NET failures arrive wrapped (MethodInvocation / SetValueInvocation exceptions).
+        $reason = $_.Exception
+        if ($null -ne $reason.InnerException) { $reason = $reason.InnerException }
         if ($reason -is [System.UnauthorizedAccessException]) { Add-DdpermRefusal $path 'AccessDenied'; return }
         if ($reason -is [System.IO.IOException]) { Add-DdpermRefusal $path 'InUse'; return }
         throw
