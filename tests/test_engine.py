@@ -243,3 +243,25 @@ def test_twin_engine_status_is_the_library_function_health_uses() -> None:
     doc = engine_status(fake)
     assert EngineStatus.model_validate(doc).running
     assert doc == fake.execute("engine_status", {})
+
+
+@pytest.mark.parametrize("field", ["pidfile", "data_root", "exec_path", "hosts", "group", "config"])
+@pytest.mark.parametrize("operation", ["start", "stop"])
+def test_the_engine_takes_no_daemon_configuration(
+    backend: Backend, operation: str, field: str
+) -> None:
+    """No daemon.json field can reach a privileged engine start (CVE-2022-37326, -38730,
+    CVE-2024-5652): the API has no such parameter, and neither has the script."""
+    fake = _fake(backend)
+    with pytest.raises(TypeError):
+        getattr(backend.host.engine, operation)(**{field: r"C:\Users\dev\evil"})
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("name", ["DaemonJSON", "DataRoot", "PidFile", "ServiceName"])
+def test_the_engine_scripts_bind_no_other_parameter(name: str) -> None:
+    fake = FakeHost()
+    with pytest.raises(ErrorRecord) as caught:
+        fake.execute("engine_start", {name: "x"})
+    assert caught.value.fqid == "NamedParameterNotFound,engine_start"
+    assert fake.services["docker"].status == "Stopped"
