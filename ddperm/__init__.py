@@ -16,6 +16,7 @@ from ddperm.errors import (
 from ddperm.guard import VM_NAME
 from ddperm.host import Host
 from ddperm.retry import RetryPolicy
+from ddperm.transports.local import local
 from ddperm.transports.psrp import connect
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "TransportError",
     "VMSpec",
     "connect",
+    "local",
 ]
