@@ -348,3 +348,13 @@ def test_fuzzed_byte_streams_never_crash_the_server_or_run_anything(
     assert svc.fake.calls == [] or all(c[0] in ("version", "health") for c in svc.fake.calls)
     with svc.client() as client:
         assert client.request("version")["ddperm"]
+
+
+def test_connections_beyond_the_limit_are_told_to_come_back(tmp_path: Path) -> None:
+    with serve_twin(tmp_path, limits=Limits(max_connections=1)) as svc, svc.client() as first:
+        assert first.request("version")["ddperm"]  # holds the only slot while connected
+        with svc.client() as second, pytest.raises(ServiceError) as caught:
+            second.request("version")
+        assert caught.value.code == "busy"
+        assert svc.audit("connection_refused")[-1]["reason"] == "busy"
+        assert [c[0] for c in svc.fake.calls] == ["version"]

@@ -7,6 +7,7 @@ the client says about itself.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ from ddperm.service.framing import (
     encode_frame,
     read_frame,
 )
-from ddperm.service.peer import Peer
+from ddperm.service.peer import Peer, is_authorized
 from ddperm.service.protocol import (
+    ErrorCode,
     RequestError,
     Response,
     encode_response,
@@ -35,6 +37,7 @@ from ddperm.service.routes import ROUTES
 
 DEFAULT_GROUP = "docker-users"
 _DRAIN_BYTES = 1024 * 1024
+_REFUSAL_DRAIN_SECONDS = 1.0
 
 
 class ServiceStartError(Exception):
@@ -68,6 +71,25 @@ class Service:
         )
         self.limits = limits or Limits()
         self._job_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+
+    def serve_client(self, stream: Stream, peer: Peer, *, group_id: str, group: str) -> None:
+        """Admit administrators and ``group`` members (a bounded number at once) and serve them.
+
+        ``peer`` is what the operating system reported for the connection.
+        """
+        if not is_authorized(peer, group_id):
+            self.audit.record("connection_refused", peer=peer, reason=f"not in {group}")
+            _refuse(stream, "forbidden", f"only administrators and members of {group} may connect")
+            return
+        if not self._slots.acquire(blocking=False):
+            self.audit.record("connection_refused", peer=peer, reason="busy")
+            _refuse(stream, "busy", "too many connections; try again later")
+            return
+        try:
+            self.serve_connection(stream, peer)
+        finally:
+            self._slots.release()
 
     def handle(self, body: bytes, peer: Peer) -> Response:
         """Answer one framed request body; every request is audited, whatever its fate."""
@@ -131,6 +153,14 @@ class Service:
             return  # the client went away; nothing half-done is left (jobs run to completion)
         finally:
             stream.close()
+
+
+def _refuse(stream: Stream, code: ErrorCode, message: str) -> None:
+    """Answer a connection that will not be served, and let the client read the answer."""
+    with contextlib.suppress(OSError):
+        send(stream, error_response(code, message))
+        drain(stream, limit=MAX_REQUEST_BYTES + 4, timeout=_REFUSAL_DRAIN_SECONDS)
+    stream.close()
 
 
 def send(stream: Stream, response: Response) -> None:

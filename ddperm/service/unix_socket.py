@@ -20,9 +20,8 @@ import stat
 import threading
 from pathlib import Path
 
-from ddperm.service.peer import Peer, PeerCredentialError, is_authorized, unix_peer
-from ddperm.service.protocol import error_response
-from ddperm.service.server import Service, ServiceStartError, send
+from ddperm.service.peer import PeerCredentialError, unix_peer
+from ddperm.service.server import Service, ServiceStartError
 
 SOCKET_MODE = 0o660
 
@@ -123,7 +122,6 @@ class UnixListener:
         self._sock: socket.socket | None = None
         self._stop = threading.Event()
         self._accept_thread: threading.Thread | None = None
-        self._slots = threading.BoundedSemaphore(service.limits.max_connections)
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
 
@@ -176,40 +174,18 @@ class UnixListener:
     def _serve(self, conn: socket.socket) -> None:
         stream = SocketStream(conn, self.service.limits.read_timeout)
         try:
-            peer = self._admit(conn)
+            peer = unix_peer(conn)
         except (OSError, PeerCredentialError) as exc:
-            self.service.audit.record("connection_refused", reason=str(exc))
-            stream.close()
-            return
-        if peer is None:
-            stream.close()
-            return
-        if not self._slots.acquire(blocking=False):
-            self.service.audit.record("connection_refused", peer=peer, reason="busy")
-            with contextlib.suppress(OSError):
-                send(stream, error_response("busy", "too many connections; try again"))
+            self.service.audit.record("connection_refused", reason=f"no peer credentials: {exc}")
             stream.close()
             return
         with self._open_lock:
             self._open.add(conn)
         try:
-            self.service.serve_connection(stream, peer)
+            self.service.serve_client(stream, peer, group_id=str(self.gid), group=self.group)
         finally:
             with self._open_lock:
                 self._open.discard(conn)
-            self._slots.release()
-
-    def _admit(self, conn: socket.socket) -> Peer | None:
-        peer = unix_peer(conn)
-        if is_authorized(peer, str(self.gid)):
-            return peer
-        self.service.audit.record("connection_refused", peer=peer, reason="not in group")
-        with contextlib.suppress(OSError):
-            send(
-                SocketStream(conn, 1.0),
-                error_response("forbidden", f"only root and members of {self.group} may connect"),
-            )
-        return None
 
 
 def group_id(name: str) -> int:

@@ -83,9 +83,8 @@ if sys.platform == "win32":
     import win32security
     import winerror
 
-    from ddperm.service.peer import Peer, is_authorized
-    from ddperm.service.protocol import error_response
-    from ddperm.service.server import Service, ServiceStartError, send
+    from ddperm.service.peer import Peer
+    from ddperm.service.server import Service, ServiceStartError
 
     _GONE = (winerror.ERROR_BROKEN_PIPE, winerror.ERROR_PIPE_NOT_CONNECTED, winerror.ERROR_NO_DATA)
     _SE_GROUP_ENABLED = 0x4
@@ -300,14 +299,8 @@ if sys.platform == "win32":
             stream = PipeStream(handle, self.service.limits.read_timeout, server=True)
             try:
                 peer = pipe_peer(handle, self.group_sid)
-            except pywintypes.error as exc:
+            except pywintypes.error as exc:  # impersonation failed: never act for this client
                 self.service.audit.record("connection_refused", reason=f"impersonation: {exc}")
                 stream.close()
                 return
-            if not is_authorized(peer, self.group_sid):
-                self.service.audit.record("connection_refused", peer=peer, reason="not in group")
-                with contextlib.suppress(OSError):
-                    send(stream, error_response("forbidden", f"only {self.group} may connect"))
-                stream.close()
-                return
-            self.service.serve_connection(stream, peer)
+            self.service.serve_client(stream, peer, group_id=self.group_sid, group=self.group)
