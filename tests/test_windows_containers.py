@@ -354,3 +354,29 @@ def test_any_tree_is_emptied_and_nothing_outside_changes(
     assert report.files_deleted + len(report.hardlinks_unlinked) == len(files)
     assert report.directories_deleted == len(inside) - len(links) - len(files)
     assert report.bytes_freed <= sum(e.size for e in files)
+
+
+def test_a_folder_swapped_for_a_junction_mid_walk_stops_the_job(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attacker who turns a folder into a junction between enumeration and descent
+    (CVE-2022-38730 style) makes the job stop; nothing outside the root is touched."""
+    fake = _fake(backend)
+    fake.fs.write_bytes(OUTSIDE + r"\thesis.docx", b"years of work")
+    fake.fs.write_bytes(ROOT + r"\a\b\layer.bin", b"layer")
+    real_stat = fake.fs.stat
+    victim = ROOT + r"\a\b"
+
+    def racing_stat(path: str, *, follow: bool = False) -> Any:
+        result = real_stat(path, follow=follow)
+        if path.lower() == victim.lower() and result.kind is Kind.DIRECTORY:
+            fake.fs.rename(victim, ROOT + r"\a-moved")
+            fake.fs.junction(victim, OUTSIDE)
+        return result
+
+    monkeypatch.setattr(fake.fs, "stat", racing_stat)
+    with pytest.raises(HostError) as caught:
+        backend.host.windows_containers.delete_data(confirm=True)
+    assert caught.value.error_id == "DdpermReparsePoint"
+    assert fake.fs.read_bytes(OUTSIDE + r"\thesis.docx") == b"years of work"
+    assert fake.fs.listdir(OUTSIDE) == ["thesis.docx"]
