@@ -1,0 +1,385 @@
+"""host.policy: the Registry Access Management cache fails closed, never open (CVE-2025-4095)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from ddperm.components.policy import (
+    FETCHED_AT_PATTERN,
+    ORGANIZATION_PATTERN,
+    REGISTRY_PATTERN,
+    CachedPolicy,
+    RegistryPolicy,
+)
+from ddperm.errors import HostError, PolicyError, TransportError
+from ddperm.retry import NO_RETRY
+from ddperm.scripts import script_root
+from ddperm.testing import FakeHost
+from ddperm.testing.fakehost import POLICY_FOLDER
+from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS
+from ddperm.testing.jobs.policy import POLICY_ACL, POLICY_FILE
+from tests.backends import Backend
+
+FETCHED = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=timezone.utc)
+DEV_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
+ADMIN_DOCS = Path("/work/shared/fixtures/real-windows/docker-admin")
+
+
+def policy(*registries: str, org: str = "myorg") -> RegistryPolicy:
+    return RegistryPolicy(organization=org, allowed_registries=registries, fetched_at=FETCHED)
+
+
+GOOD = policy("docker.io", "ghcr.io", "registry.example.com:5000")
+
+
+def cached(make_backend: Callable[..., Backend], p: RegistryPolicy = GOOD) -> FakeHost:
+    fake = FakeHost()
+    make_backend(fake).host.policy.cache(p)
+    fake.calls.clear()
+    return fake
+
+
+def read_error(make_backend: Callable[..., Backend], fake: FakeHost) -> HostError:
+    host = make_backend(fake).host
+    with pytest.raises(HostError) as caught:
+        host.policy.read()
+    status = host.policy.status()
+    assert not status.ok
+    assert status.problem == caught.value.error_id
+    return caught.value
+
+
+# -- the model: strict names before anything runs ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "*.docker.io",
+        "*",
+        "docker.io/library",
+        "https://docker.io",
+        "docker.io:0",
+        "docker.io:65536",
+        "docker.io:",
+        "10.0.0.1",
+        "10.0.0.1:5000",
+        "[::1]:5000",
+        "a..b",
+        "-a.example",
+        "a-.example",
+        ".example",
+        "example.",
+        "docker.io\n",
+        " docker.io",
+        "",
+        "a" * 64 + ".example",
+        "evil.example;calc",
+        "evil.example' ; Remove-Item C:\\ -Recurse ; '",
+        "ümlaut.example",
+        "reg_istry.example",
+    ],
+)
+def test_bad_registry_names_are_refused(name: str) -> None:
+    with pytest.raises(ValidationError, match="registry"):
+        policy(name)
+
+
+@pytest.mark.parametrize("org", ["", "My Org", "org/evil", "-org", "o" * 41, "org\n"])
+def test_bad_organization_is_refused(org: str) -> None:
+    with pytest.raises(ValidationError, match="organization"):
+        policy("docker.io", org=org)
+
+
+def test_names_are_lowercased_and_deduplicated() -> None:
+    p = policy("Docker.IO", "docker.io", "GHCR.io:443", org="MyOrg")
+    assert p.allowed_registries == ("docker.io", "ghcr.io:443")
+    assert p.organization == "myorg"
+
+
+def test_more_than_100_registries_is_refused() -> None:
+    with pytest.raises(ValidationError, match="100"):
+        policy(*(f"r{i}.example" for i in range(101)))
+    assert len(policy(*(f"r{i}.example" for i in range(100))).allowed_registries) == 100
+
+
+def test_fetch_time_needs_a_time_zone_and_is_kept_in_utc() -> None:
+    with pytest.raises(ValidationError, match="time zone"):
+        RegistryPolicy(organization="o1", allowed_registries=(), fetched_at=datetime(2026, 1, 1))
+    local = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+    p = RegistryPolicy(organization="o1", allowed_registries=(), fetched_at=local)
+    assert p.fetched_at == datetime(2026, 1, 1, 10, tzinfo=timezone.utc)
+
+
+def test_allows_is_an_exact_allowlist_and_empty_allows_nothing() -> None:
+    assert GOOD.allows("docker.io")
+    assert GOOD.allows("GHCR.IO")
+    assert GOOD.allows("ghcr.io:443")  # an entry without a port allows every port
+    assert GOOD.allows("registry.example.com:5000")
+    assert not GOOD.allows("registry.example.com:5001")
+    assert not GOOD.allows("registry.example.com")
+    assert not GOOD.allows("evil.docker.io")
+    assert not GOOD.allows("docker.io.evil.example")
+    empty = policy()
+    assert not any(empty.allows(r) for r in ("docker.io", "ghcr.io", "", "*"))
+
+
+def test_patterns_equal_the_host_side_ones() -> None:
+    text = (script_root() / "lib" / "Policy.ps1").read_text()
+    for var, python in (
+        ("DdpermRegistryPattern", REGISTRY_PATTERN),
+        ("DdpermOrganizationPattern", ORGANIZATION_PATTERN),
+        ("DdpermFetchedAtPattern", FETCHED_AT_PATTERN),
+    ):
+        found = re.search(rf"^\${var} = '([^']*)'$", text, re.MULTILINE)
+        assert found is not None, var
+        assert found[1].replace("\\z", "\\Z") == python
+
+
+def test_docs_registry_examples_are_accepted() -> None:
+    """The hosts named in Docker's RAM docs and in the admin-settings fixtures."""
+    settings = json.loads((ADMIN_DOCS / "admin-settings.example.docs-2026.json").read_text())
+    assert settings["configurationFileVersion"] == 2
+    p = policy("docker.io", "registry-1.docker.io", "ghcr.io", "public.ecr.aws", "quay.io")
+    assert p.allows("public.ecr.aws")
+
+
+# -- cache and read -------------------------------------------------------------------
+
+
+def test_cache_then_read_round_trips_with_protected_acl(backend: Backend) -> None:
+    assert backend.fake is not None
+    stored = backend.host.policy.cache(GOOD)
+    read = backend.host.policy.read()
+    assert read == stored
+    assert read.allowed_registries == GOOD.allowed_registries
+    assert read.fetched_at == FETCHED
+    assert read.organization == "myorg"
+    assert len(read.sha256) == 64
+    fs = backend.fake.fs
+    for path in (POLICY_FOLDER, POLICY_FILE):
+        assert fs.explicit_acl(path) == {
+            SYSTEM: "FullControl",
+            ADMINISTRATORS: "FullControl",
+            USERS: "Read",
+        }
+        assert fs.owner(path) == ADMINISTRATORS
+    assert fs.listdir(POLICY_FOLDER) == ["registry-access-policy.json"]
+    status = backend.host.policy.status()
+    assert status.ok
+    assert (status.registries, status.organization, status.sha256) == (3, "myorg", read.sha256)
+
+
+def test_empty_allowlist_is_cached_and_allows_nothing(backend: Backend) -> None:
+    backend.host.policy.cache(policy())
+    read = backend.host.policy.read()
+    assert read.allowed_registries == ()
+    assert not read.allows("docker.io")
+
+
+def test_update_replaces_the_cache(make_backend: Callable[..., Backend]) -> None:
+    fake = cached(make_backend)
+    host = make_backend(fake).host
+    host.policy.cache(policy("quay.io"))
+    assert host.policy.read().allowed_registries == ("quay.io",)
+    assert fake.fs.listdir(POLICY_FOLDER) == ["registry-access-policy.json"]
+
+
+@pytest.mark.parametrize("cut_after", [0, 1], ids=["during-temp-write", "during-replace"])
+def test_power_cut_during_update_keeps_the_old_policy(
+    make_backend: Callable[..., Backend], cut_after: int
+) -> None:
+    fake = cached(make_backend)
+    fake.fs.power_cut_after(cut_after)
+    with pytest.raises(TransportError):
+        make_backend(fake, retry=NO_RETRY).host.policy.cache(policy("quay.io"))
+    assert make_backend(fake).host.policy.read().allowed_registries == GOOD.allowed_registries
+
+
+def test_missing_cache_fails_closed(make_backend: Callable[..., Backend]) -> None:
+    """CVE-2025-4095: no policy must never read as 'no restriction'."""
+    fake = FakeHost()
+    error = read_error(make_backend, fake)
+    assert error.error_id == "DdpermPolicyMissing"
+    assert "denied" in error.message
+
+
+def _rewrite(fake: FakeHost, change: Callable[[dict[str, object]], None]) -> None:
+    """Edit the cached document in place (its ACL and owner stay as they are)."""
+    document = json.loads(fake.fs.read_bytes(POLICY_FILE))
+    change(document)
+    fake.fs.write_bytes(POLICY_FILE, json.dumps(document).encode())
+
+
+def test_tampered_policy_fails_closed(make_backend: Callable[..., Backend]) -> None:
+    fake = cached(make_backend)
+
+    def widen(document: dict[str, object]) -> None:
+        inner = json.loads(str(document["policy"]))
+        inner["allowed_registries"].append("evil.example")
+        document["policy"] = json.dumps(inner)
+
+    _rewrite(fake, widen)
+    assert read_error(make_backend, fake).error_id == "DdpermPolicyTampered"
+
+
+def test_rehashed_policy_with_a_wildcard_is_invalid(make_backend: Callable[..., Backend]) -> None:
+    fake = cached(make_backend)
+
+    def wildcard(document: dict[str, object]) -> None:
+        inner = {
+            "organization": "myorg",
+            "allowed_registries": ["*"],
+            "fetched_at": "2026-01-01T00:00:00Z",
+        }
+        document["policy"] = json.dumps(inner)
+        document["sha256"] = __import__("hashlib").sha256(document["policy"].encode()).hexdigest()
+
+    _rewrite(fake, wildcard)
+    assert read_error(make_backend, fake).error_id == "DdpermPolicyInvalid"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"{", b"[]", b'{"format":2,"sha256":"","policy":""}', b"\xff\xfe{\x00", b"null"],
+)
+def test_unreadable_cache_fails_closed(make_backend: Callable[..., Backend], data: bytes) -> None:
+    fake = cached(make_backend)
+    fake.fs.write_bytes(POLICY_FILE, data)
+    assert read_error(make_backend, fake).error_id == "DdpermPolicyUnreadable"
+
+
+def test_locked_cache_fails_closed(make_backend: Callable[..., Backend]) -> None:
+    fake = cached(make_backend)
+    fake.fs.file_data(POLICY_FILE).locked = True
+    assert read_error(make_backend, fake).error_id == "DdpermPolicyUnreadable"
+    with pytest.raises(HostError) as caught:
+        make_backend(fake).host.policy.cache(policy("quay.io"))
+    assert caught.value.error_id == "DdpermPolicyLocked"
+    fake.fs.file_data(POLICY_FILE).locked = False
+    assert make_backend(fake).host.policy.read().allowed_registries == GOOD.allowed_registries
+
+
+@pytest.mark.parametrize(
+    ("path", "acl"),
+    [
+        (POLICY_FILE, {**POLICY_ACL, USERS: "Modify"}),
+        (POLICY_FILE, {**POLICY_ACL, DEV_SID: "FullControl"}),
+        (POLICY_FILE, None),  # inherits: inheritance must be off
+        (POLICY_FOLDER, {**POLICY_ACL, USERS: "Modify"}),
+        (POLICY_FOLDER, None),
+    ],
+)
+def test_wrong_acl_fails_closed_and_an_update_repairs_it(
+    make_backend: Callable[..., Backend], path: str, acl: dict[str, str] | None
+) -> None:
+    fake = cached(make_backend)
+    fake.fs.set_acl(path, acl)
+    assert read_error(make_backend, fake).error_id == "DdpermPolicyUntrusted"
+    make_backend(fake).host.policy.cache(GOOD)
+    assert fake.fs.explicit_acl(path) == POLICY_ACL
+    assert make_backend(fake).host.policy.read().organization == "myorg"
+
+
+@pytest.mark.parametrize("path", [POLICY_FILE, POLICY_FOLDER])
+def test_owner_not_admin_fails_closed(make_backend: Callable[..., Backend], path: str) -> None:
+    fake = cached(make_backend)
+    fake.fs.set_owner(path, DEV_SID)  # an owner can rewrite the ACL at will
+    assert read_error(make_backend, fake).error_id == "DdpermPolicyUntrusted"
+
+
+def test_folder_precreated_by_the_developer_is_refused(
+    make_backend: Callable[..., Backend],
+) -> None:
+    fake = FakeHost()
+    fake.fs.mkdir(POLICY_FOLDER)
+    fake.fs.set_owner(POLICY_FOLDER, DEV_SID)  # CVE-2025-3224 pattern
+    with pytest.raises(HostError) as caught:
+        make_backend(fake).host.policy.cache(GOOD)
+    assert caught.value.error_id == "DdpermPolicyUntrusted"
+    assert fake.fs.listdir(POLICY_FOLDER) == []
+    assert fake.fs.explicit_acl(POLICY_FOLDER) is None
+
+
+def test_folder_that_is_a_junction_is_refused(make_backend: Callable[..., Backend]) -> None:
+    fake = FakeHost()
+    target = r"C:\Users\dev\bait"
+    fake.fs.mkdir(target)
+    fake.fs.junction(POLICY_FOLDER, target)
+    with pytest.raises(HostError) as caught:
+        make_backend(fake).host.policy.cache(GOOD)
+    assert caught.value.error_id == "DdpermPolicyUntrusted"
+    assert fake.fs.listdir(target) == []
+
+
+def test_not_elevated_cannot_cache(make_backend: Callable[..., Backend]) -> None:
+    fake = FakeHost()
+    fake.caller.elevated = False
+    with pytest.raises(HostError) as caught:
+        make_backend(fake).host.policy.cache(GOOD)
+    assert caught.value.error_id == "DdpermPolicyAccessDenied"
+    assert not fake.fs.exists(POLICY_FOLDER)
+
+
+def test_developer_cannot_replace_an_existing_cache(make_backend: Callable[..., Backend]) -> None:
+    fake = cached(make_backend)
+    before = fake.fs.read_bytes(POLICY_FILE)
+    fake.caller.elevated = False
+    with pytest.raises(HostError) as caught:
+        make_backend(fake).host.policy.cache(policy("evil.example"))
+    assert caught.value.error_id == "DdpermPolicyAccessDenied"
+    assert fake.fs.read_bytes(POLICY_FILE) == before
+    # ...but can still read it.
+    assert make_backend(fake).host.policy.read().organization == "myorg"
+
+
+# -- refused input never reaches the host ----------------------------------------------
+
+
+@pytest.mark.parametrize("registry", ["*.evil.example", "evil.example\n", "10.0.0.1"])
+def test_unvalidated_model_is_refused_before_anything_runs(backend: Backend, registry: str) -> None:
+    assert backend.fake is not None
+    sneaky = RegistryPolicy.model_construct(
+        organization="myorg", allowed_registries=(registry,), fetched_at=FETCHED
+    )
+    with pytest.raises(PolicyError, match="registry"):
+        backend.host.policy.cache(sneaky)
+    assert backend.fake.calls == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {
+            "Organization": "myorg",
+            "AllowedRegistries": ["*.evil.example"],
+            "FetchedAt": "2026-01-01T00:00:00Z",
+        },
+        {
+            "Organization": "myorg",
+            "AllowedRegistries": ["a.example", "a.example"],
+            "FetchedAt": "2026-01-01T00:00:00Z",
+        },
+        {"Organization": "My Org", "AllowedRegistries": [], "FetchedAt": "2026-01-01T00:00:00Z"},
+        {"Organization": "myorg", "AllowedRegistries": [], "FetchedAt": "yesterday"},
+        {
+            "Organization": "myorg",
+            "AllowedRegistries": [f"r{i}.example" for i in range(101)],
+            "FetchedAt": "2026-01-01T00:00:00Z",
+        },
+    ],
+)
+def test_cache_script_revalidates_on_the_host(backend: Backend, params: dict[str, object]) -> None:
+    """Defence in depth: the script refuses bad fields even if the Python side is bypassed."""
+    assert backend.fake is not None
+    with pytest.raises(HostError) as caught:
+        backend.host.executor.call("policy_cache", CachedPolicy, params)  # type: ignore[arg-type]
+    assert caught.value.error_id == "DdpermPolicyInvalid"
+    assert not backend.fake.fs.exists(POLICY_FOLDER)
