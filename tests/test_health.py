@@ -6,15 +6,23 @@ from collections.abc import Callable
 
 import pytest
 
+from ddperm import hostsfile
 from ddperm.components.health import HealthReport
-from ddperm.testing import FakeHost
+from ddperm.testing import HOSTS_PATH, FakeHost
+from ddperm.testing.jobs.hyperv import seed_docker_vm
 from tests.backends import Backend
 
 
 def seeded(backend: Backend) -> FakeHost:
+    """The backend's twin, its hosts file already holding ddperm's section (ensure ran)."""
     if backend.fake is None:
         pytest.skip("seeds host state: runs on the twin only")
-    return backend.fake
+    return with_hosts_entry(backend.fake)
+
+
+def with_hosts_entry(fake: FakeHost) -> FakeHost:
+    fake.fs.write_bytes(HOSTS_PATH, hostsfile.plan(fake.fs.read_bytes(HOSTS_PATH)))
+    return fake
 
 
 def without_messages(data: object) -> object:
@@ -41,7 +49,9 @@ def test_a_healthy_host_in_one_round_trip(backend: Backend) -> None:
         "hyperv": "ok",
         "bootloader": "ok",
         "features": "ok",
+        "vm": "ok",
         "engine": "ok",
+        "hosts_file": "ok",
     }
     assert report.problems == []
     assert [name for name, _ in fake.calls] == ["health"]
@@ -51,11 +61,15 @@ def test_health_results_equal_the_single_checks(backend: Backend) -> None:
     fake = seeded(backend)
     fake.features["Containers"] = "EnablePending"
     fake.hypervisorlaunchtype = None
+    seed_docker_vm(fake, state="Running")
     report = backend.host.health()
     assert report.hyperv.result == backend.host.hyperv.status()
     assert report.bootloader.result == backend.host.bootloader.status()
     assert report.features.result == backend.host.features.check()
     assert report.engine.result == backend.host.engine.status()
+    assert report.hosts_file.result == backend.host.hosts_file.status()
+    assert report.vm.result is not None
+    assert report.vm.result.vm == backend.host.vm.info()
 
 
 @pytest.mark.parametrize(
@@ -122,7 +136,46 @@ def test_each_problem_is_found_with_a_fix(
     assert report.checks[check].status == "problem"
     assert codes(report, check) == expected
     assert all(p.fix for p in report.problems)
-    assert all(c.status != "error" for c in report.checks.values())
+
+
+def test_vmms_stopped_also_makes_the_vm_check_unreachable(backend: Backend) -> None:
+    seeded(backend).services["vmms"].status = "Stopped"
+    report = backend.host.health()
+    assert codes(report, "hyperv") == ["VMMS_NOT_RUNNING"]
+    assert report.vm.status == "error"
+    assert codes(report, "vm") == ["HYPERV_UNREACHABLE"]
+
+
+def test_a_missing_vm_is_fine_a_critical_one_is_not(backend: Backend) -> None:
+    fake = seeded(backend)
+    report = backend.host.health()
+    assert report.vm.status == "ok"
+    assert report.vm.result is not None
+    assert report.vm.result.vm is None
+    seed_docker_vm(fake, state="OffCritical")
+    assert codes(backend.host.health(), "vm") == ["VM_CRITICAL"]
+
+
+def test_hosts_file_without_the_entry(backend: Backend) -> None:
+    fake = seeded(backend)
+    fake.fs.write_bytes(HOSTS_PATH, b"127.0.0.1 localhost\r\n")
+    fake.fs.file_data(HOSTS_PATH).readonly = True
+    (problem,) = backend.host.health().hosts_file.problems
+    assert problem.code == "HOSTS_ENTRY_MISSING"
+    assert problem.fix.startswith("Clear the read-only attribute")
+
+
+def test_a_locked_hosts_file_fails_only_its_own_check(backend: Backend) -> None:
+    fake = seeded(backend)
+    fake.fs.file_data(HOSTS_PATH).locked = True
+    report = backend.host.health()
+    assert report.hosts_file.status == "error"
+    assert report.hosts_file.error is not None
+    assert report.hosts_file.error.error_id == "DdpermHostsLocked"
+    assert codes(report, "hosts_file") == ["HOSTS_LOCKED"]
+    others = [c.status for name, c in report.checks.items() if name != "hosts_file"]
+    assert others == ["ok"] * 5
+    assert len(fake.calls) == 1
 
 
 def test_enable_fix_names_the_feature(backend: Backend) -> None:
@@ -165,7 +218,7 @@ def test_dism_broken_under_pwsh7_does_not_stop_the_other_checks(backend: Backend
 
 
 def test_engine_is_disabled_by_policy_not_a_problem(make_backend: Callable[..., Backend]) -> None:
-    fake = FakeHost()
+    fake = with_hosts_entry(FakeHost())
     fake.services["docker"].start_type = "Disabled"  # would be a problem if the engine were asked
     backend = make_backend(fake, windows_containers_enabled=False)
     report = backend.host.health()
@@ -190,7 +243,7 @@ def test_health_does_not_change_with_the_display_language(
     make_backend: Callable[..., Backend], culture: str
 ) -> None:
     def report(ui_culture: str) -> object:
-        fake = FakeHost()
+        fake = with_hosts_entry(FakeHost())
         fake.os.ui_culture = ui_culture
         fake.caller.elevated = False
         fake.hypervisorlaunchtype = "Off"

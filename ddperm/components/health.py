@@ -29,8 +29,11 @@ from ddperm.components.checks import (
     LaunchType,
 )
 from ddperm.components.engine import EngineStatus, ServiceStartType
+from ddperm.components.hosts_file import HostsFileStatus
+from ddperm.components.vm import VMInfoResult
 from ddperm.errors import OutputError
 from ddperm.executor import Executor
+from ddperm.guard import VM_NAME
 from ddperm.model import HostModel
 from ddperm.runner import Params
 
@@ -42,6 +45,7 @@ HRESULT_ELEVATION_REQUIRED = (
 )  # 0x800702E4: "The requested operation requires elevation."
 HRESULT_CLASS_NOT_REGISTERED = -2147221164  # 0x80040154: DISM under pwsh 7 (PowerShell #13866)
 WBEM_ACCESS_DENIED = "HRESULT 0x80041003,"  # CIM/WMI access denied (error id prefix)
+HYPERV_GET_VM_DENIED = "ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.GetVM"
 
 DOC_INSTALL = "https://docs.docker.com/desktop/setup/install/windows-install/"
 DOC_HYPERV = (
@@ -71,7 +75,9 @@ class HealthReport(HostModel):
     hyperv: HealthCheck[HyperVStatus]
     bootloader: HealthCheck[BootloaderStatus]
     features: HealthCheck[FeaturesReport]
+    vm: HealthCheck[VMInfoResult]
     engine: HealthCheck[EngineStatus]
+    hosts_file: HealthCheck[HostsFileStatus]
 
     @property
     def checks(self) -> dict[str, HealthCheck[Any]]:
@@ -93,15 +99,18 @@ class _RawHealth(HostModel):
     hyperv: _Outcome[HyperVStatus]
     bootloader: _Outcome[BootloaderStatus]
     features: _Outcome[FeaturesReport]
+    vm: _Outcome[VMInfoResult]
     engine: _Outcome[EngineStatus] | None  # None: not asked (Windows containers disabled)
+    hosts_file: _Outcome[HostsFileStatus]
 
 
-_CHECK_NAMES = ("hyperv", "bootloader", "features", "engine")
+_CHECK_NAMES = ("hyperv", "bootloader", "features", "vm", "engine", "hosts_file")
 
 
 def run_health(executor: Executor, *, windows_containers_enabled: bool) -> HealthReport:
     """Run health.ps1 once and judge every check."""
     params: Params = {
+        "VMName": VM_NAME,
         "FeatureName": list(DEFAULT_REQUIRED_FEATURES),
         "WindowsContainers": windows_containers_enabled,
     }
@@ -110,11 +119,13 @@ def run_health(executor: Executor, *, windows_containers_enabled: bool) -> Healt
         "hyperv": _judge("hyperv", raw.hyperv, hyperv_problems),
         "bootloader": _judge("bootloader", raw.bootloader, bootloader_problems),
         "features": _judge("features", raw.features, features_problems),
+        "vm": _judge("vm", raw.vm, vm_problems),
         "engine": (
             _judge("engine", raw.engine, engine_problems)
             if windows_containers_enabled
             else HealthCheck[EngineStatus](status="disabled")
         ),
+        "hosts_file": _judge("hosts_file", raw.hosts_file, hosts_file_problems),
     }
     healthy = all(c.status in ("ok", "disabled") for c in checks.values())
     return HealthReport(healthy=healthy, **checks)
@@ -153,6 +164,20 @@ def error_problem(check: str, error: CheckError) -> Problem:
             code="DISM_UNAVAILABLE",
             message=f"DISM cannot run in this PowerShell ({error.error_id}: class not registered).",
             fix="Use Windows PowerShell 5.1 (the default remoting endpoint), not PowerShell 7.",
+        )
+    if error.error_id == "DdpermHostsLocked":
+        return Problem(
+            code="HOSTS_LOCKED",
+            message="Another program holds the hosts file open (antivirus, an editor).",
+            fix="Close that program or exclude the hosts file from scanning, then retry.",
+        )
+    if error.error_id.startswith(HYPERV_GET_VM_DENIED):
+        return Problem(
+            code="HYPERV_UNREACHABLE",
+            message=f"Hyper-V refused to list virtual machines ({error.error_id}).",
+            fix="Start the vmms service, and run ddperm as an administrator or a member of "
+            "Hyper-V Administrators (S-1-5-32-578; log off and on after joining).",
+            doc=DOC_HYPERV,
         )
     return Problem(
         code="CHECK_FAILED",
@@ -299,3 +324,41 @@ def engine_problems(status: EngineStatus) -> list[Problem]:
             )
         ]
     return []
+
+
+def vm_problems(result: VMInfoResult) -> list[Problem]:
+    """A missing VM is no problem (Docker Desktop creates it); a *Critical state is."""
+    vm = result.vm
+    if vm is None or not vm.state.value.endswith("Critical"):
+        return []
+    return [
+        Problem(
+            code="VM_CRITICAL",
+            message=f"{vm.name} is {vm.state.value}: Hyper-V cannot reach its files.",
+            fix=f"Check that the disk holding {vm.vhd_path or 'its VHDX'} is present and "
+            "readable, then restart the vmms service.",
+        )
+    ]
+
+
+def hosts_file_problems(status: HostsFileStatus) -> list[Problem]:
+    if status.unsupported_encoding:
+        return [
+            Problem(
+                code="HOSTS_UNSUPPORTED_ENCODING",
+                message=f"{status.path} is UTF-16 or UTF-32; ddperm only edits ANSI/UTF-8.",
+                fix="Save the hosts file as UTF-8 without BOM, then run host.hosts_file.ensure().",
+            )
+        ]
+    if status.in_sync:
+        return []
+    fix = "Run host.hosts_file.ensure() as an administrator."
+    if status.readonly:
+        fix = f"Clear the read-only attribute (attrib -r {status.path}). {fix}"
+    return [
+        Problem(
+            code="HOSTS_ENTRY_MISSING",
+            message=f"{status.path} lacks ddperm's kubernetes.docker.internal section.",
+            fix=fix,
+        )
+    ]

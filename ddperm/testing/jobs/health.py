@@ -8,7 +8,7 @@ from collections.abc import Callable
 from ddperm.testing.dispatch import handles
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import FakeHost
-from ddperm.testing.jobs import checks, engine
+from ddperm.testing.jobs import checks, engine, hosts_file, hyperv
 
 
 def _outcome(check: Callable[[], object]) -> dict[str, object]:
@@ -20,11 +20,15 @@ def _outcome(check: Callable[[], object]) -> dict[str, object]:
 
 
 @handles("health")
-def health(host: FakeHost, FeatureName: list[str], WindowsContainers: bool) -> dict[str, object]:
+def health(
+    host: FakeHost, VMName: str, FeatureName: list[str], WindowsContainers: bool
+) -> dict[str, object]:
     names = checks.validate_feature_names("health", FeatureName)
     return {
         "hyperv": _outcome(lambda: checks.hyperv_status(host)),
         "bootloader": _outcome(lambda: checks.bootloader_status(host)),
         "features": _outcome(lambda: checks.features_report(host, names)),
+        "vm": _outcome(lambda: hyperv.vm_info(host, VMName)),
         "engine": _outcome(lambda: engine.engine_status(host)) if WindowsContainers else None,
+        "hosts_file": _outcome(lambda: hosts_file.hosts_status(host)),
     }
