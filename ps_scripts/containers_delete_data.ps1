@@ -13,11 +13,31 @@ $ProgressPreference = 'SilentlyContinue'
 # ddperm:include Engine
 # ddperm:include Paths
 
-# Who may own the root or hold write rights on it: SYSTEM, Administrators, TrustedInstaller.
-$trusted = @('S-1-5-18', 'S-1-5-32-544', 'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464')
+# Who may own a folder here or hold write rights on it: SYSTEM, Administrators,
+# TrustedInstaller, and the container-only virtual accounts ContainerAdministrator/User.
+$trusted = @('S-1-5-18', 'S-1-5-32-544', 'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464',
+    'S-1-5-93-2-1', 'S-1-5-93-2-2')
 # WriteData, AppendData, WriteEA, DeleteChild, WriteAttributes, Delete, WRITE_DAC,
 # WRITE_OWNER, GENERIC_ALL, GENERIC_WRITE.
 $writeRights = [int64]0x500D0156
+
+function Get-DdpermAclProblem {
+    # Why a non-administrator could change what is inside $Folder, or $null when nobody can.
+    # Only then can nothing be swapped for a link while the job walks it.
+    param([string]$Folder)
+    $acl = Microsoft.PowerShell.Security\Get-Acl -LiteralPath $Folder
+    $owner = $acl.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
+    if ($trusted -notcontains $owner) { return "it is owned by $owner, not by an administrator (pre-created by a user?)" }
+    foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+        $inheritOnly = ($rule.PropagationFlags -band [System.Security.AccessControl.PropagationFlags]::InheritOnly) -ne 0
+        if ($rule.AccessControlType -ne 'Allow' -or $inheritOnly) { continue }
+        $sid = $rule.IdentityReference.Value
+        if ($trusted -notcontains $sid -and (([int64]$rule.FileSystemRights -band $writeRights) -ne 0)) {
+            return "$sid may write to it ($($rule.FileSystemRights))"
+        }
+    }
+    return $null
+}
 
 $root = [System.IO.Path]::Combine([Environment]::GetFolderPath('CommonApplicationData'), 'Docker')
 $report = [ordered]@{
@@ -36,18 +56,9 @@ if (-not [System.IO.Directory]::Exists($root)) {
 }
 $report.root_existed = $true
 
-$acl = Microsoft.PowerShell.Security\Get-Acl -LiteralPath $root
-$owner = $acl.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
-if ($trusted -notcontains $owner) {
-    throw (New-DdpermErrorRecord 'DdpermUnsafeAcl' "Refusing to delete under '$root': it is owned by $owner, not by an administrator (pre-created by a user?)." $root)
-}
-foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
-    $inheritOnly = ($rule.PropagationFlags -band [System.Security.AccessControl.PropagationFlags]::InheritOnly) -ne 0
-    if ($rule.AccessControlType -ne 'Allow' -or $inheritOnly) { continue }
-    $sid = $rule.IdentityReference.Value
-    if ($trusted -notcontains $sid -and (([int64]$rule.FileSystemRights -band $writeRights) -ne 0)) {
-        throw (New-DdpermErrorRecord 'DdpermUnsafeAcl' "Refusing to delete under '$root': $sid may write to it ($($rule.FileSystemRights))." $root)
-    }
+$problem = Get-DdpermAclProblem $root
+if ($null -ne $problem) {
+    throw (New-DdpermErrorRecord 'DdpermUnsafeAcl' "Refusing to delete under '$root': $problem." $root)
 }
 
 function Add-DdpermRefusal {
@@ -94,6 +105,10 @@ function Clear-DdpermFolder {
     foreach ($item in @(Microsoft.PowerShell.Management\Get-ChildItem -LiteralPath $Folder -Force)) {
         $isLink = ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) -ne 0
         if ($item -is [System.IO.DirectoryInfo] -and -not $isLink) {
+            if ($null -ne (Get-DdpermAclProblem $item.FullName)) {
+                Add-DdpermRefusal $item.FullName 'UnsafeAcl'
+                continue
+            }
             if (-not (Clear-DdpermFolder $item.FullName)) {
                 Add-DdpermRefusal $item.FullName 'NotEmpty'
                 continue

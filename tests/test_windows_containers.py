@@ -210,6 +210,44 @@ def test_a_root_a_user_can_write_is_refused(
     assert _snapshot(fake.fs) == before
 
 
+@pytest.mark.parametrize(
+    ("owner", "acl"),
+    [
+        (ADMINISTRATORS, {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USERS: "Modify"}),
+        (USER_SID, None),  # inherits the admin-only ACL, but its owner can rewrite that
+    ],
+)
+def test_a_folder_a_user_can_write_is_left_alone_and_reported(
+    backend: Backend, owner: str, acl: dict[str, str] | None
+) -> None:
+    fake = _fake(backend)
+    fake.fs.write_bytes(ROOT + r"\volumes\shared\_data\data.db", b"db")
+    fake.fs.write_bytes(ROOT + r"\image\repositories.json", b"{}")
+    fake.fs.set_owner(ROOT + r"\volumes\shared", owner)
+    fake.fs.set_acl(ROOT + r"\volumes\shared", acl)
+    inside_before = [row for row in _snapshot(fake.fs) if "\\shared" in row[0]]
+
+    report = backend.host.windows_containers.delete_data(confirm=True)
+
+    assert [(r.path, r.reason) for r in report.refused] == [
+        (ROOT + r"\volumes\shared", RefusalReason.UNSAFE_ACL),
+        (ROOT + r"\volumes", RefusalReason.NOT_EMPTY),
+    ]
+    assert [row for row in _snapshot(fake.fs) if "\\shared" in row[0]] == inside_before
+    assert fake.fs.listdir(ROOT) == ["volumes"]
+    assert report.files_deleted == 1
+
+
+def test_container_accounts_may_write_inside_the_tree(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.write_bytes(ROOT + r"\volumes\v\_data\x", b"x")
+    fake.fs.set_acl(
+        ROOT + r"\volumes\v\_data", {ADMINISTRATORS: "FullControl", "S-1-5-93-2-2": "Modify"}
+    )
+    assert backend.host.windows_containers.delete_data(confirm=True).complete
+    assert fake.fs.listdir(ROOT) == []
+
+
 def test_a_root_with_read_only_rights_for_users_is_accepted(backend: Backend) -> None:
     fake = _fake(backend)
     fake.fs.write_bytes(ROOT + r"\x", b"x")

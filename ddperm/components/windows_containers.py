@@ -13,8 +13,10 @@ A file with more than one name (hardlink) loses only the name inside the root; t
 lives on under its other names, and its attributes are never changed, so a read-only one
 is refused and reported (CVE-2020-10665 needed a privileged *write* through a hardlink;
 this job never writes to or re-permissions a file). Files that are in use or denied are
-refused and reported, and so is every folder left non-empty; the root itself is kept, so
-no user can pre-create it again.
+refused and reported, and so is every folder left non-empty. A folder inside the root
+that a non-administrator owns or may write is not entered (``UnsafeAcl``): only in folders
+nobody else can change is the walk free of link swaps. The root itself is kept, so no user
+can pre-create it again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class RefusalReason(str, enum.Enum):
     ACCESS_DENIED = "AccessDenied"
     READ_ONLY_HARDLINK = "ReadOnlyHardlink"  # clearing the flag would change the other names
     NOT_EMPTY = "NotEmpty"  # a folder that still holds refused items
+    UNSAFE_ACL = "UnsafeAcl"  # a folder a non-administrator may write: left as it is
 
 
 class RefusedItem(HostModel):

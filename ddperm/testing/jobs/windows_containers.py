@@ -14,34 +14,22 @@ from ddperm.testing.jobs.engine import engine_status
 from ddperm.testing.jobs.hyperv import assert_safe_path
 
 TRUSTED_INSTALLER = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
-TRUSTED = frozenset({SYSTEM, ADMINISTRATORS, TRUSTED_INSTALLER})
+CONTAINER_ACCOUNTS = ("S-1-5-93-2-1", "S-1-5-93-2-2")  # ContainerAdministrator, ContainerUser
+TRUSTED = frozenset({SYSTEM, ADMINISTRATORS, TRUSTED_INSTALLER, *CONTAINER_ACCOUNTS})
 READ_ONLY_RIGHTS = frozenset({"Read", "ReadAndExecute", "ListDirectory"})
 _REFUSALS = {FsErrorKind.ACCESS_DENIED: "AccessDenied", FsErrorKind.SHARING_VIOLATION: "InUse"}
 
 
-def _unsafe_acl(message: str) -> ErrorRecord:
-    return ErrorRecord(
-        message,
-        "DdpermUnsafeAcl",
-        "SecurityError",
-        CONTAINERS_DATA_ROOT,
-        "System.InvalidOperationException",
-    )
-
-
-def _check_root_acl(fs: FakeFileSystem, root: str) -> None:
-    """Only SYSTEM, Administrators and TrustedInstaller may own or write the root."""
-    owner = fs.owner(root)
+def acl_problem(fs: FakeFileSystem, folder: str) -> str:
+    """Twin of ``Get-DdpermAclProblem``: why a non-administrator could change what is in
+    ``folder`` (its owner, or a write right in its effective ACL), or ""."""
+    owner = fs.owner(folder)
     if owner not in TRUSTED:
-        raise _unsafe_acl(
-            f"Refusing to delete under '{root}': it is owned by {owner}, not by an "
-            "administrator (pre-created by a user?)."
-        )
-    for sid, rights in fs.acl(root).items():
+        return f"it is owned by {owner}, not by an administrator (pre-created by a user?)"
+    for sid, rights in fs.acl(folder).items():
         if sid not in TRUSTED and rights not in READ_ONLY_RIGHTS:
-            raise _unsafe_acl(
-                f"Refusing to delete under '{root}': {sid} may write to it ({rights})."
-            )
+            return f"{sid} may write to it ({rights})"
+    return ""
 
 
 def _remove_entry(fs: FakeFileSystem, path: str, report: dict[str, Any]) -> None:
@@ -77,9 +65,13 @@ def _clear(fs: FakeFileSystem, folder: str, report: dict[str, Any]) -> bool:
     before = len(report["refused"])
     for name in fs.listdir(folder):
         path = folder + "\\" + name
-        if fs.stat(path).kind is Kind.DIRECTORY and not _clear(fs, path, report):
-            report["refused"].append({"path": path, "reason": "NotEmpty"})
-            continue
+        if fs.stat(path).kind is Kind.DIRECTORY:
+            if acl_problem(fs, path):
+                report["refused"].append({"path": path, "reason": "UnsafeAcl"})
+                continue
+            if not _clear(fs, path, report):
+                report["refused"].append({"path": path, "reason": "NotEmpty"})
+                continue
         _remove_entry(fs, path, report)
     return len(report["refused"]) == before
 
@@ -114,6 +106,14 @@ def containers_delete_data(host: FakeHost, Confirmation: str) -> dict[str, Any]:
     if not host.fs.exists(root) or host.fs.stat(root).kind is not Kind.DIRECTORY:
         return report
     report["root_existed"] = True
-    _check_root_acl(host.fs, root)
+    problem = acl_problem(host.fs, root)
+    if problem:
+        raise ErrorRecord(
+            f"Refusing to delete under '{root}': {problem}.",
+            "DdpermUnsafeAcl",
+            "SecurityError",
+            root,
+            "System.InvalidOperationException",
+        )
     _clear(host.fs, root, report)
     return report
