@@ -20,7 +20,7 @@ from pypsrp.exceptions import AuthenticationError as PSRPAuthenticationError
 from pypsrp.exceptions import WinRMError, WinRMTransportError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.serializer import TaggedValue
-from pypsrp.wsman import WSMan
+from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
 
 from ddperm.errors import AuthenticationError, HostError, OutputError, TransportError
 from ddperm.host import Host
@@ -72,6 +72,31 @@ ERROR_CATEGORIES = (
     "NotEnabled",
 )
 _INT32 = range(-(2**31), 2**31)
+
+
+class _WSMan(WSMan):
+    """pypsrp's WSMan without its silent re-sends of a timed-out Receive.
+
+    pypsrp re-sends a Receive up to five times with growing sleeps (about two
+    minutes with the defaults); ddperm's retry policy decides instead, so a
+    stalled host surfaces as TransportError within the policy's deadline.
+    """
+
+    def receive(
+        self,
+        resource_uri: str,
+        resource: ET.Element,
+        option_set: Any = None,
+        selector_set: Any = None,
+        timeout: int | None = None,
+    ) -> ET.Element:
+        response = self.invoke(
+            WSManAction.RECEIVE, resource_uri, resource, option_set, selector_set, timeout
+        )
+        body = response.find("s:Body", namespaces=NAMESPACES)
+        if body is None:
+            raise WinRMError("the Receive response has no SOAP body")
+        return body
 
 
 class _ShellGone(Exception):
@@ -159,7 +184,7 @@ class PSRPRunner:
     def _open_pool(self) -> RunspacePool:
         if self._pool is None:
             if self._wsman is None:
-                self._wsman = WSMan(self.server, **self._wsman_options)
+                self._wsman = _WSMan(self.server, **self._wsman_options)
             pool = RunspacePool(self._wsman, configuration_name=self.configuration_name)
             self.pool_opens += 1
             pool.open()
