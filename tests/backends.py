@@ -15,6 +15,7 @@ from typing import Any
 
 from ddperm.host import Host
 from ddperm.testing import FakeHost, TwinRunner
+from ddperm.testing.standin import standin_host
 from ddperm.testing.winrm import shared_endpoint
 from ddperm.transports.psrp import connect
 
@@ -45,6 +46,13 @@ def _over_winrm(name: str, auth: str, fake: FakeHost, **options: Any) -> Iterato
 
 
 @contextmanager
+def local(fake: FakeHost, **options: Any) -> Iterator[Backend]:
+    """ddperm.local() through the stand-in powershell, one persistent process per test."""
+    with standin_host(fake, persistent=True, **options) as host:
+        yield Backend("local", host, fake)
+
+
+@contextmanager
 def real_host(fake: FakeHost, **options: Any) -> Iterator[Backend]:
     """A real Windows host from DDPERM_TEST_HOST (+ _USERNAME, _PASSWORD, _AUTH, _PORT, _SSL)."""
     env = os.environ
@@ -64,6 +72,7 @@ BACKENDS: dict[str, Callable[..., object]] = {
     "inprocess": inprocess,
     "winrm-basic": functools.partial(_over_winrm, "winrm-basic", "basic"),
     "winrm-ntlm": functools.partial(_over_winrm, "winrm-ntlm", "ntlm"),
+    "local": local,
 }
 if os.environ.get("DDPERM_TEST_HOST"):
     BACKENDS["real-host"] = real_host

@@ -7,7 +7,9 @@ each way per script:
 
 - request: ``{"pid": int, "sha256": hex, "parameters": {...}}``; the script is known
   only by the SHA-256 of the text the stand-in received (``ScriptRegistry.by_sha256``);
-- reply: the wrapper's frame, ``{"output": text}`` or ``{"error": {...}}``, or
+- reply: the wrapper's frame, ``{"output": text}`` or ``{"error": {...}}``;
+  ``{"drop": reason}`` when the twin cut the link (``TransportError``, e.g. a power
+  cut): the stand-in then vanishes without an answer, as a killed process would; or
   ``{"crash": traceback}`` when the twin raised anything but an ``ErrorRecord``
   (a twin bug: recorded, and raised again by ``close()``).
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ddperm.errors import TransportError
 from ddperm.scripts import ScriptRegistry, default_registry
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import FakeHost
@@ -89,6 +92,8 @@ class Agent:
             result = self.fake.execute(script.name, request["parameters"])
         except ErrorRecord as record:
             return _error_frame(record)
+        except TransportError as lost:  # e.g. the twin's power cut: the link drops
+            return {"drop": str(lost)}
         return {"output": json.dumps(result, separators=(",", ":"), ensure_ascii=False)}
 
     def close(self) -> None:

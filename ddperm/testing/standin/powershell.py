@@ -19,6 +19,7 @@ far as ddperm's local transport (``ddperm/transports/local.py``) and its tests g
 - stderr: error records rendered as the host renders them, serialised as CLIXML
   (``<S S="Error">`` lines in one ``<Objs>``) when the command was encoded and stderr
   is redirected (ConsoleHost's ErrorFormat rule), plain text otherwise.
+- When the twin cuts the link (a power cut) the process kills itself: no answer.
 - Exit code: 0 when stdin ended, 1 after a terminating error (a request that is not a
   JSON object with ``script`` and ``parameters``) or a command not found.
 """
@@ -30,6 +31,7 @@ import binascii
 import hashlib
 import json
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -263,6 +265,8 @@ def run_wrapper(console: Console, wrapper: str) -> int:
             console.error(request)
             return 1
         reply = ask_agent(request)
+        if "drop" in reply:
+            os.kill(os.getpid(), signal.SIGKILL)  # gone mid-call, like a power cut
         if "crash" in reply:
             sys.stderr.write(str(reply["crash"]))
             return 70
