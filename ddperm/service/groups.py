@@ -40,7 +40,8 @@ def is_admin() -> bool:
         import win32security
 
         administrators = win32security.ConvertStringSidToSid("S-1-5-32-544")
-        return bool(win32security.CheckTokenMembership(None, administrators))
+        # None: the calling thread's token (pywin32 docs; the stubs say int).
+        return bool(win32security.CheckTokenMembership(None, administrators))  # type: ignore[arg-type]
     return os.geteuid() == 0
 
 
@@ -86,9 +87,10 @@ def _change(user: str, group: str, *, add: bool) -> GroupMembers:
         import win32net
 
         if add and user not in current.members:
-            win32net.NetLocalGroupAddMembers(None, group, 3, [{"domainandname": user}])
+            member = [{"domainandname": user}]  # pywin32 takes a list of dicts (stubs: tuple)
+            win32net.NetLocalGroupAddMembers(None, group, 3, member)  # type: ignore[arg-type]
         elif not add and user in current.members:
-            win32net.NetLocalGroupDelMembers(None, group, [user])
+            win32net.NetLocalGroupDelMembers(None, group, [user])  # type: ignore[arg-type]
         return members(group)
     import pwd
 

@@ -175,7 +175,7 @@ if sys.platform == "win32":
 
     def pipe_peer(handle: Any, group_sid: str) -> Peer:
         """The client's identity from its own token, read while impersonating it."""
-        win32pipe.ImpersonateNamedPipeClient(handle)  # raises: nothing runs for this client
+        win32security.ImpersonateNamedPipeClient(handle)  # raises: nothing runs for this client
         try:
             token = win32security.OpenThreadToken(
                 win32api.GetCurrentThread(), win32security.TOKEN_QUERY, True
@@ -278,12 +278,14 @@ if sys.platform == "win32":
             while True:
                 overlapped = _overlapped()
                 try:
-                    win32pipe.ConnectNamedPipe(handle, overlapped)
-                except pywintypes.error as exc:
-                    if exc.winerror != winerror.ERROR_PIPE_CONNECTED:
-                        win32file.CloseHandle(handle)
-                        handle = self._instance(first=False)
-                        continue
+                    # With an OVERLAPPED, pywin32 returns ERROR_IO_PENDING or
+                    # ERROR_PIPE_CONNECTED (a client was already there) instead of raising.
+                    result = win32pipe.ConnectNamedPipe(handle, overlapped)
+                except pywintypes.error:
+                    win32file.CloseHandle(handle)
+                    handle = self._instance(first=False)
+                    continue
+                if result == winerror.ERROR_PIPE_CONNECTED:
                     win32event.SetEvent(overlapped.hEvent)
                 which = win32event.WaitForMultipleObjects(
                     [self._stop, overlapped.hEvent], False, win32event.INFINITE
