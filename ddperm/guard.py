@@ -10,10 +10,11 @@ The path policy accepts only plain, absolute local drive paths and returns them 
 one canonical form (``check_path(check_path(p)) == check_path(p)``). It refuses UNC
 and device paths, ``.``/``..``, alternate data streams (``C:\\Config.Msi::$INDEX_ALLOCATION``,
 the rollback trick of CyberArk's Part 2), reserved device names, 8.3 short names,
-names Windows would silently trim, system locations, and Unicode that could pass for
-something else: control, format (bidi, zero-width) and unassigned characters, and
-characters whose compatibility form or case mapping is ASCII (fullwidth ``：``/``＼``,
-Kelvin sign, dotless i) or that Windows' ANSI "best fit" turns into a separator or quote.
+names Windows would silently trim, PowerShell wildcard characters, system locations,
+and Unicode that could pass for something else: control, format (bidi, zero-width) and
+unassigned characters, and characters whose compatibility form or case mapping is ASCII
+(fullwidth ``：``/``＼``, Kelvin sign, dotless i) or that Windows' ANSI "best fit" turns
+into a separator or quote.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ MAX_PATH = 259  # MAX_PATH (260) minus the terminating NUL
 MAX_SEGMENT = 255  # NTFS component limit
 _DRIVE = re.compile(r"[A-Za-z]:\\")
 _WIN32_FORBIDDEN = frozenset('<>:"|?*')
+# PowerShell wildcard syntax: a script that slips from -LiteralPath to -Path must not match
+# other files ("C:\\data\\[a-z]*" style).
+_WILDCARD = frozenset("[]`")
 _RESERVED = re.compile(
     r"CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|(COM|LPT)[0-9\u00b9\u00b2\u00b3]", re.IGNORECASE
 )
@@ -128,6 +132,8 @@ def _segment_problem(segment: str) -> str:
             return "names an alternate data stream (':' after the drive)"
         if char in _WIN32_FORBIDDEN:
             return f"has a character Windows forbids in names ({char!r})"
+        if char in _WILDCARD:
+            return f"has a PowerShell wildcard character ({char!r})"
         if unicodedata.category(char) in _BAD_CATEGORIES or char == "\x7f":
             return f"has an invisible or control character ({char!r})"
         if unicodedata.category(char) == "Zs" and char != " ":
