@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from ddperm.testing import FakeHost
-from tests.backends import BACKENDS, Backend
+from tests.backends import BACKENDS, Backend, inprocess
 
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -33,3 +33,10 @@ def make_backend(request: pytest.FixtureRequest) -> Iterator[Callable[..., Backe
 def backend(make_backend: Callable[..., Backend]) -> Backend:
     """A backend over a fresh, healthy FakeHost."""
     return make_backend()
+
+
+@pytest.fixture
+def twin() -> Iterator[Backend]:
+    """The in-process backend only, for refusals that must happen before any runner is used."""
+    with inprocess(FakeHost()) as built:
+        yield built

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"no fixtures at {
 
 
 def _fake(backend: Backend) -> FakeHost:
-    assert backend.fake is not None, "this test seeds the twin"
+    if backend.fake is None:
+        pytest.skip("seeds host state: runs on the twin only")
     return backend.fake
 
 
@@ -77,6 +78,7 @@ def _format_list(text: str) -> list[dict[str, str]]:
     ["error-notfound-en-minikube-16667.stderr.txt", "error-notfound-en-psautolab-133.txt"],
 )
 def test_not_found_matches_real_get_vm(backend: Backend, fixture: str) -> None:
+    _fake(backend)  # assumes a machine without the VM
     real = _error_records((GET_VM / fixture).read_text())[0]
     name = re.search(r'name "([^"]+)"', real["message"])
     assert name is not None
@@ -211,6 +213,7 @@ def test_size_maps_get_vhd_fields_like_real_output(
 
 def test_a_new_dynamic_vhdx_looks_like_real_new_vhd_output(backend: Backend) -> None:
     """New-VHD -Dynamic of 100 GB (real capture): 4 MiB on disk, MinimumSize empty."""
+    _fake(backend)  # creates the VM
     real = _format_list((GET_VHD / "fl-vhdx-dynamic-new-vhd-ru-lab.txt").read_text())[0]
     backend.host.vm.create(VMSpec(disk_size_bytes=int(real["Size"])))
     size = backend.host.vhd.size()

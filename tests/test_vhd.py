@@ -18,7 +18,8 @@ GIB = 2**30
 
 
 def _fake(backend: Backend) -> FakeHost:
-    assert backend.fake is not None, "this test seeds the twin"
+    if backend.fake is None:
+        pytest.skip("seeds host state: runs on the twin only")
     return backend.fake
 
 
@@ -211,10 +212,10 @@ def test_a_failed_delete_of_the_original_undoes_the_copy(backend: Backend) -> No
     ],
 )
 def test_bad_destinations_are_refused_before_anything_runs(
-    backend: Backend, destination: object
+    twin: Backend, destination: object
 ) -> None:
-    fake = _fake(backend)
+    fake = _fake(twin)
     seed_docker_vm(fake)
     with pytest.raises(PolicyError):
-        backend.host.vhd.move(destination)  # type: ignore[arg-type]
+        twin.host.vhd.move(destination)  # type: ignore[arg-type]
     assert fake.calls == []

@@ -213,7 +213,8 @@ DISK = DATA + r"\DockerDesktop.vhdx"
 
 
 def _fake(backend: Backend) -> FakeHost:
-    assert backend.fake is not None, "this test seeds the twin"
+    if backend.fake is None:
+        pytest.skip("seeds host state: runs on the twin only")
     return backend.fake
 
 
@@ -258,11 +259,11 @@ def test_destroy_refuses_a_disk_that_is_a_symlink(backend: Backend) -> None:
 @pytest.mark.parametrize(
     "folder", [r"C:\Windows\System32", r"c:/windows/temp/vm", r"C:\Program Files\Docker"]
 )
-def test_create_refuses_system_folders_before_anything_runs(backend: Backend, folder: str) -> None:
+def test_create_refuses_system_folders_before_anything_runs(twin: Backend, folder: str) -> None:
     """CVE-2022-34292: vmms.exe creates the VHDX wherever DataFolder points."""
     with pytest.raises(PolicyError):
-        backend.host.vm.create(VMSpec(data_folder=folder))
-    assert _fake(backend).calls == []
+        twin.host.vm.create(VMSpec(data_folder=folder))
+    assert _fake(twin).calls == []
 
 
 @pytest.mark.parametrize(
