@@ -1,0 +1,48 @@
+"""``ddperm twin``: serve the Windows-host twin as a WinRM endpoint on 127.0.0.1."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from typing import Annotated
+
+import typer
+
+from ddperm.cli import app
+
+
+@app.command()
+def twin(
+    port: Annotated[
+        int, typer.Option(help="Port on 127.0.0.1 (0: any free one).", show_default=True)
+    ] = 5985,
+    https: Annotated[
+        bool, typer.Option("--https/--http", help="HTTPS with a fresh self-signed certificate.")
+    ] = False,
+    username: Annotated[str, typer.Option("--user", help="User name to accept.")] = "ddperm",
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            envvar="DDPERM_TWIN_PASSWORD",
+            help="Password to accept (default: a random one, printed).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve a healthy twin machine over WinRM (Basic, NTLM/Negotiate) until Ctrl-C."""
+    from ddperm.testing.winrm import serve
+
+    secret = password or secrets.token_urlsafe(12)
+    with serve(auth="ntlm", tls=https, port=port, username=username, password=secret) as endpoint:
+        typer.echo(f"ddperm twin listening on {endpoint.url}")
+        typer.echo(f"user: {endpoint.username}  auth: basic, ntlm, negotiate")
+        if password is None:
+            typer.echo(f"password: {secret}")
+        if endpoint.certificate is not None:
+            typer.echo(f"certificate (trust it as the CA): {endpoint.certificate}")
+        typer.echo("Press Ctrl-C to stop.", err=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            typer.echo("stopped", err=True)
