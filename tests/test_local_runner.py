@@ -132,9 +132,19 @@ def test_a_malformed_frame_is_a_transport_error(make_exe: MakeExe, script: Scrip
         LocalRunner(exe).run(script, {})
 
 
-def test_a_missing_executable_is_a_transport_error(tmp_path: Path, script: Script) -> None:
+def test_a_missing_executable_is_reported_before_any_call(tmp_path: Path) -> None:
+    with pytest.raises(TransportError, match="not found"):
+        LocalRunner(str(tmp_path / "no-such-powershell"))
+
+
+def test_an_executable_that_cannot_start_is_a_transport_error(
+    make_exe: MakeExe, script: Script
+) -> None:
+    exe = make_exe("")
+    runner = LocalRunner(exe)
+    Path(exe).write_bytes(b"#!/no/such/interpreter\n")
     with pytest.raises(TransportError, match="cannot start"):
-        LocalRunner(str(tmp_path / "no-such-powershell")).run(script, {})
+        runner.run(script, {})
 
 
 def test_parameters_travel_on_stdin_never_on_the_command_line(
@@ -262,7 +272,7 @@ def test_a_modified_wrapper_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path
     wrapper_text.cache_clear()
     try:
         with pytest.raises(PolicyError, match="pinned SHA-256"):
-            LocalRunner("powershell.exe")
+            LocalRunner(sys.executable)
     finally:
         monkeypatch.undo()
         wrapper_text.cache_clear()

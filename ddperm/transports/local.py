@@ -39,6 +39,7 @@ import hashlib
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -221,11 +222,14 @@ class LocalRunner:
         timeout: float = 300.0,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self.executable = executable
+        self._env = {**os.environ, **env} if env else None
+        found = shutil.which(executable, path=(self._env or os.environ).get("PATH"))
+        if found is None:
+            raise TransportError(f"{executable} was not found on PATH")
+        self.executable = found
         self.persistent = persistent
         self.timeout = timeout
-        self._argv = command_line(executable)
-        self._env = {**os.environ, **env} if env else None
+        self._argv = command_line(found)
         self._lock = threading.Lock()
         self._session: _Process | None = None
 
