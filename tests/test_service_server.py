@@ -358,3 +358,26 @@ def test_connections_beyond_the_limit_are_told_to_come_back(tmp_path: Path) -> N
         assert caught.value.code == "busy"
         assert svc.audit("connection_refused")[-1]["reason"] == "busy"
         assert [c[0] for c in svc.fake.calls] == ["version"]
+
+
+class _BrokenRunner:
+    """A runner whose host blows up in a way ddperm did not foresee."""
+
+    def run(self, script: object, params: object) -> str:
+        raise RuntimeError("secret internal detail")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unforeseen_failure_is_an_internal_error_without_details_for_the_client() -> None:
+    from ddperm.host import Host
+
+    audit = io.StringIO()
+    service = Service(Host(_BrokenRunner()), AuditLog(audit))
+    answer = service.handle(b'{"route": "version"}', _peer())
+    assert answer.error is not None
+    assert answer.error.code == "internal_error"
+    assert "secret" not in answer.error.message
+    record = json.loads(audit.getvalue())
+    assert record["unexpected"] == "RuntimeError: secret internal detail"

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ddperm.errors import HostError, OutputError, PolicyError, TransportError
+from ddperm.errors import DdpermError, HostError, OutputError, PolicyError, TransportError
 from ddperm.host import Host
 from ddperm.service.audit import AuditLog
 from ddperm.service.framing import (
@@ -97,6 +97,7 @@ class Service:
         request_id: str | None = None
         route_name: str | None = None
         params: dict[str, Any] | None = None
+        unexpected: str | None = None  # for administrators reading the log, never the client
         try:
             envelope = parse_envelope(body)
             request_id, route_name = envelope.id, envelope.route
@@ -117,6 +118,8 @@ class Service:
             response = Response(id=request_id, ok=True, result=result.model_dump(mode="json"))
         except Exception as exc:  # every failure becomes an error response, never a crash
             response = _error_for(exc, request_id)
+            if not isinstance(exc, (RequestError, DdpermError)):
+                unexpected = f"{type(exc).__name__}: {exc}"
         error = response.error
         self.audit.record(
             "request",
@@ -126,6 +129,7 @@ class Service:
             outcome="ok" if error is None else error.code,
             error=None if error is None else error.message,
             duration_ms=round((time.monotonic() - started) * 1000, 3),
+            **({"unexpected": unexpected} if unexpected else {}),
         )
         return response
 

@@ -72,6 +72,7 @@ def client_open_flags() -> int:
 
 if sys.platform == "win32":
     import contextlib
+    import os
     import threading
     from typing import Any
 
@@ -195,7 +196,10 @@ if sys.platform == "win32":
                 token, win32security.ConvertStringSidToSid(ADMINISTRATORS_SID)
             )
         finally:
-            win32security.RevertToSelf()
+            try:
+                win32security.RevertToSelf()
+            except pywintypes.error:  # still the client: stop rather than act as them
+                os._exit(70)
         user_id = str(win32security.ConvertSidToStringSid(user_sid))
         group_ids = [str(win32security.ConvertSidToStringSid(sid)) for sid in enabled]
         group_ids = [g for g in group_ids if g != group_sid] + ([group_sid] if member else [])
