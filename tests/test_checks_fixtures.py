@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from ddperm.components.checks import MAX_FEATURES, FeatureState, LaunchType
+from ddperm.components.checks import (
+    HRESULT_CLASS_NOT_REGISTERED,
+    MAX_FEATURES,
+    FeatureState,
+    LaunchType,
+)
 from ddperm.errors import HostError
 from ddperm.testing import FakeHost
-from ddperm.testing.jobs.checks import HRESULT_CLASS_NOT_REGISTERED
 from tests.backends import Backend
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-windows"

@@ -25,6 +25,8 @@ from ddperm.model import HostModel
 DEFAULT_REQUIRED_FEATURES = ("Microsoft-Hyper-V", "Microsoft-Hyper-V-Hypervisor", "Containers")
 HYPERV_FEATURE = "Microsoft-Hyper-V"
 MAX_FEATURES = 32
+HRESULT_ELEVATION_REQUIRED = -2147024156  # 0x800702E4: "...requires elevation." (DISM)
+HRESULT_CLASS_NOT_REGISTERED = -2147221164  # 0x80040154: DISM under pwsh 7 (PowerShell #13866)
 # The same pattern is the scripts' ValidatePattern: letters, digits, '-', '_', '.'; no
 # wildcard ('*', '?', '[', ']'), no space, no quote.
 FEATURE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,99}")  # used with fullmatch

@@ -20,6 +20,8 @@ from pydantic import BaseModel
 
 from ddperm.components.checks import (
     DEFAULT_REQUIRED_FEATURES,
+    HRESULT_CLASS_NOT_REGISTERED,
+    HRESULT_ELEVATION_REQUIRED,
     HYPERV_FEATURE,
     BootloaderStatus,
     CheckError,
@@ -40,10 +42,6 @@ from ddperm.runner import Params
 T = TypeVar("T", bound=BaseModel)
 CheckStatus = Literal["ok", "problem", "error", "disabled"]
 
-HRESULT_ELEVATION_REQUIRED = (
-    -2147024156
-)  # 0x800702E4: "The requested operation requires elevation."
-HRESULT_CLASS_NOT_REGISTERED = -2147221164  # 0x80040154: DISM under pwsh 7 (PowerShell #13866)
 WBEM_ACCESS_DENIED = "HRESULT 0x80041003,"  # CIM/WMI access denied (error id prefix)
 HYPERV_GET_VM_DENIED = "ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.GetVM"
 
@@ -135,7 +133,7 @@ def _judge(
     name: str, outcome: _Outcome[T] | None, rules: Callable[[T], list[Problem]]
 ) -> HealthCheck[T]:
     if outcome is None or (outcome.result is None) == (outcome.error is None):
-        raise OutputError(f"health: check {name!r} has neither exactly a result or an error")
+        raise OutputError(f"health: check {name!r} must have exactly one of result and error")
     if outcome.error is not None:
         return HealthCheck[T](
             status="error", problems=(error_problem(name, outcome.error),), error=outcome.error

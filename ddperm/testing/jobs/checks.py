@@ -8,21 +8,23 @@ provider's access denied. Their messages follow ``host.os.ui_culture``; ids neve
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ddperm.components.checks import (
+    FEATURE_NAME,
+    HRESULT_CLASS_NOT_REGISTERED,
+    HRESULT_ELEVATION_REQUIRED,
+    HYPERV_FEATURE,
+    MAX_FEATURES,
+)
 from ddperm.testing.dispatch import handles
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import FakeHost
 
-HYPERV_FEATURE = "Microsoft-Hyper-V"
-_FEATURE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,99}")  # the scripts' ValidatePattern
-_PATTERN_TEXT = r"^[A-Za-z][A-Za-z0-9._-]{0,99}\z"
+_PATTERN_TEXT = f"^{FEATURE_NAME.pattern}\\z"  # the scripts' ValidatePattern
 _LAUNCH_TYPE_VALUES = {"Off": 0, "Auto": 1}
 _PENDING = ("EnablePending", "DisablePending")
 
-HRESULT_ELEVATION_REQUIRED = -2147024156  # 0x800702E4, ERROR_ELEVATION_REQUIRED (740)
-HRESULT_CLASS_NOT_REGISTERED = -2147221164  # 0x80040154, REGDB_E_CLASSNOTREG (fixture)
 HRESULT_DOTNET_DEFAULT = -2146233088  # 0x80131500, what a .NET exception reports by default
 DISM_GET_FQID = "Microsoft.Dism.Commands.GetWindowsOptionalFeatureCommand"
 CIM_ACCESS_DENIED_FQID = (
@@ -85,18 +87,18 @@ def _dism_error(host: FakeHost) -> ErrorRecord | None:
 def validate_feature_names(script: str, names: object) -> list[str]:
     """The scripts' [ValidateCount(1, 32)] and [ValidatePattern(...)] on ``[string[]]``."""
     values = [names] if isinstance(names, str) else list(names)  # type: ignore[call-overload]
-    if not 1 <= len(values) <= 32:
+    if not 1 <= len(values) <= MAX_FEATURES:
         raise ErrorRecord(
             "Cannot validate argument on parameter 'FeatureName'. The parameter requires at "
-            f"least 1 value(s) and no more than 32 value(s) - {len(values)} value(s) were "
-            "provided.",
+            f"least 1 value(s) and no more than {MAX_FEATURES} value(s) - {len(values)} "
+            "value(s) were provided.",
             f"ParameterArgumentValidationError,{script}",
             "InvalidData",
             "FeatureName",
             "System.Management.Automation.ParameterBindingValidationException",
         )
     for value in values:
-        if not _FEATURE_NAME.fullmatch(str(value)):
+        if not FEATURE_NAME.fullmatch(str(value)):
             raise ErrorRecord(
                 f"Cannot validate argument on parameter 'FeatureName'. The argument \"{value}\" "
                 f'does not match the "{_PATTERN_TEXT}" pattern. Supply an argument that matches '
