@@ -35,6 +35,7 @@ if ($target -ne $source) {
     }
     $method = 'copy'
     if ($source.Substring(0, 2) -eq $target.Substring(0, 2)) { $method = 'rename' }
+    Assert-DdpermSingleLink -Path $source -What 'VM disk'  # its ACL is about to change
     $createdFolders = @()
     $placed = $false
     $repointed = $false

@@ -128,6 +128,16 @@ def test_move_to_where_it_already_is_changes_nothing(backend: Backend) -> None:
 # -- refusals and failures: the original is never lost ---------------------------------
 
 
+def test_moving_a_disk_whose_file_is_gone_is_an_error(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    fake.fs.remove(DISK)
+    with pytest.raises(HostError) as info:
+        backend.host.vhd.move(r"C:\Docker")
+    assert info.value.error_id == "PathNotFound"
+    assert not fake.fs.exists(r"C:\Docker")
+
+
 def test_moving_the_disk_of_a_running_vm_is_refused(backend: Backend) -> None:
     fake = _fake(backend)
     seed_docker_vm(fake, state="Running")

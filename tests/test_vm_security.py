@@ -15,6 +15,7 @@ from ddperm.errors import HostError, PolicyError
 from ddperm.guard import SYSTEM_FOLDERS, VM_NAME, check_path, pin_vm_name
 from ddperm.scripts import ScriptRegistry, script_root
 from ddperm.testing import ErrorRecord, FakeFileSystem, FakeHost, twin_host
+from ddperm.testing.fs import SYSTEM
 from ddperm.testing.jobs.hyperv import assert_safe_path, seed_docker_vm
 from tests import vetting
 from tests.backends import Backend
@@ -334,6 +335,23 @@ def test_move_does_not_traverse_a_source_subfolder_that_is_a_junction(backend: B
     assert _host_refusal(info) == "DdpermReparsePoint"
     assert fake.fs.read_bytes(SYSTEM32 + r"\DockerDesktop.vhdx") == b"victim"
     assert not fake.fs.exists(r"C:\Docker")
+
+
+@pytest.mark.parametrize("destination", [r"C:\Docker", r"D:\Docker"])
+def test_move_refuses_a_disk_with_other_names(backend: Backend, destination: str) -> None:
+    """CVE-2020-10665: resetting the moved file's ACL would reset a hard-linked system file's."""
+    fake = _with_victim(backend)
+    fake.fs.add_volume("D:")
+    fake.fs.set_acl(VICTIM, {SYSTEM: "FullControl"})
+    seed_docker_vm(fake)
+    fake.fs.remove(DISK)
+    fake.fs.hardlink(DISK, VICTIM)
+    with pytest.raises(HostError) as info:
+        backend.host.vhd.move(destination)
+    assert _host_refusal(info) == "DdpermHardLink"
+    assert fake.fs.acl(VICTIM) == {SYSTEM: "FullControl"}
+    assert fake.fs.exists(DISK)
+    assert fake.vms[0].vhd_path == DISK
 
 
 def test_cross_volume_move_succeeds_and_a_lock_rolls_back(backend: Backend) -> None:

@@ -73,6 +73,17 @@ function Assert-DdpermSafePath {
     return $full
 }
 
+function Assert-DdpermSingleLink {
+    # Throws DdpermHardLink when the file $Path has more than one name (NTFS hard links):
+    # changing its ACL would change the ACL of every other name too (CVE-2020-10665).
+    # PowerShell reports LinkType 'HardLink' for a file whose link count is above one.
+    param([Parameter(Mandatory = $true)] [string]$Path, [string]$What = 'file')
+    $item = Microsoft.PowerShell.Management\Get-Item -LiteralPath $Path -Force
+    if ([string]$item.LinkType -eq 'HardLink') {
+        throw (New-DdpermErrorRecord 'DdpermHardLink' "Refusing the $What '$Path': it has other names (hard links)." $Path)
+    }
+}
+
 function New-DdpermFolder {
     # Creates $Path (a path already passed Assert-DdpermSafePath) and every missing parent;
     # returns the folders it created, deepest last, so a rollback can remove exactly those.

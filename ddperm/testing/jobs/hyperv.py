@@ -70,6 +70,24 @@ def assert_safe_path(fs: FakeFileSystem, path: str, what: str = "path") -> str:
     return full
 
 
+def assert_single_link(fs: FakeFileSystem, path: str, what: str = "file") -> None:
+    """Twin of ``Assert-DdpermSingleLink``: DdpermHardLink when the file has other names."""
+    if not fs.exists(path, follow=True):
+        raise ErrorRecord(
+            f"Cannot find path '{path}' because it does not exist.",
+            "PathNotFound,Microsoft.PowerShell.Commands.GetItemCommand",
+            "ObjectNotFound",
+            path,
+            "System.Management.Automation.ItemNotFoundException",
+        )
+    if fs.stat(path, follow=True).links > 1:
+        raise _path_error(
+            "DdpermHardLink",
+            f"Refusing the {what} '{path}': it has other names (hard links).",
+            path,
+        )
+
+
 # -- Hyper-V: who may ask, and the errors Hyper-V gives -----------------------------------
 
 VM_DISK_NAME = "DockerDesktop.vhdx"
@@ -511,6 +529,7 @@ def vhd_move(host: FakeHost, VMName: str, Destination: str) -> dict[str, object]
                 "ResourceExists",
             )
         method = "rename" if split(source)[0] == split(target)[0] else "copy"
+        assert_single_link(fs, source, "VM disk")
         _move_disk(host, vm, source, target, folder, method)
     return {
         "source": source,
