@@ -98,6 +98,9 @@ def test_call_lists_the_routes() -> None:
 
 
 def test_serve_refuses_to_start_without_its_group(tmp_path: Path) -> None:
-    done = ddperm("serve", "-a", str(tmp_path / "s.sock"), "--group", "ddperm-no-such-group")
+    audit = str(tmp_path / "audit.jsonl")
+    done = ddperm(
+        "serve", "-a", str(tmp_path / "s.sock"), "--group", "no-such-group", "--audit-log", audit
+    )
     assert done.returncode == 1
     assert "does not exist" in done.stderr

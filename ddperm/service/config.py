@@ -7,18 +7,20 @@ import sys
 from pathlib import Path
 
 PIPE_NAME = r"\\.\pipe\ddperm"
+SYSTEM_SOCKET = "/run/ddperm/ddperm.sock"
 ADDRESS_ENV = "DDPERM_SERVICE"
 
 
 def default_address() -> str:
-    """``$DDPERM_SERVICE``, else the named pipe on Windows, else a socket in a runtime dir."""
+    """``$DDPERM_SERVICE``; else the named pipe on Windows; else the system socket (root's
+    service) if it exists or we are root; else a socket in this user's runtime directory."""
     configured = os.environ.get(ADDRESS_ENV)
     if configured:
         return configured
     if sys.platform == "win32":
         return PIPE_NAME
-    if os.geteuid() == 0:
-        return "/run/ddperm/ddperm.sock"
+    if os.geteuid() == 0 or os.path.exists(SYSTEM_SOCKET):
+        return SYSTEM_SOCKET
     runtime = os.environ.get("XDG_RUNTIME_DIR") or str(_state_home())
     return str(Path(runtime, "ddperm", "ddperm.sock"))
 
