@@ -164,11 +164,11 @@ def test_the_refusal_names_what_was_refused() -> None:
 
 # -- properties ---------------------------------------------------------------------
 
-_SAFE_CHARS = st.sampled_from(list("abcxyzABCXYZ0189-_()#@!'+=,;{}&%$éüñøßæ日本語데이터"))
+_SAFE_CHARS = st.sampled_from(list("abcxyzABCXYZ0189-_()#@!'+=,;{}&%éüñøßæ日本語데이터"))
 _NAME = st.builds(
     lambda head, mid, tail: head + "_" + mid + tail,  # the '_' keeps it off reserved names
     st.text(_SAFE_CHARS, min_size=1, max_size=8),
-    st.text(st.sampled_from(list("abc XYZ.-é0")), max_size=8),
+    st.text(st.sampled_from(list("abc XYZ.-é0$")), max_size=8),
     st.text(_SAFE_CHARS, min_size=1, max_size=4),
 )
 
