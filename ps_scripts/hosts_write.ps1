@@ -4,11 +4,11 @@
 param(
     [Parameter(Mandatory = $true)]
     [ValidateLength(0, 11184812)]
-    [ValidatePattern('^[A-Za-z0-9+/]*={0,2}$')]
+    [ValidatePattern('(?-i)^[A-Za-z0-9+/]*={0,2}\z')]
     [string]$ContentBase64,
 
     [Parameter(Mandatory = $true)]
-    [ValidatePattern('^[0-9a-f]{64}$')]
+    [ValidatePattern('(?-i)^[0-9a-f]{64}\z')]
     [string]$ExpectedSha256
 )
 Set-StrictMode -Version 3
@@ -43,7 +43,9 @@ if ($null -ne $current -and [System.IO.File]::GetAttributes($path).HasFlag([Syst
 }
 try {
     # The new bytes reach the disk before the swap, so a crash leaves the old or the new file.
-    $stream = New-Object System.IO.FileStream @($temp, 'Create', 'Write', 'None', 4096, 'WriteThrough')
+    $stream = New-Object System.IO.FileStream @($temp, [System.IO.FileMode]::Create,
+        [System.IO.FileAccess]::Write, [System.IO.FileShare]::None, 4096,
+        [System.IO.FileOptions]::WriteThrough)
     try {
         $stream.Write($new, 0, $new.Length)
         $stream.Flush($true)

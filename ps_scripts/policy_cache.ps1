@@ -44,7 +44,9 @@ $temp = $DdpermPolicyFile + '.tmp'
 try {
     [void][System.IO.Directory]::CreateDirectory($DdpermPolicyFolder)
     Set-DdpermPolicyAcl -Path $DdpermPolicyFolder -Folder $true
-    $stream = New-Object System.IO.FileStream @($temp, 'Create', 'Write', 'None', 4096, 'WriteThrough')
+    $stream = New-Object System.IO.FileStream @($temp, [System.IO.FileMode]::Create,
+        [System.IO.FileAccess]::Write, [System.IO.FileShare]::None, 4096,
+        [System.IO.FileOptions]::WriteThrough)
     try {
         $stream.Write($bytes, 0, $bytes.Length)
         $stream.Flush($true)

@@ -14,7 +14,7 @@ from ddperm import hostsfile
 from ddperm.components.hosts_file import HostsFileChange
 from ddperm.errors import HostError, PolicyError, TransportError
 from ddperm.retry import NO_RETRY
-from ddperm.testing import FakeHost
+from ddperm.testing import FakeHost, twin_host
 from ddperm.testing.fakehost import HOSTS_PATH, STOCK_HOSTS
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS
 from tests.backends import Backend
@@ -269,24 +269,24 @@ def test_concurrent_edit_between_read_and_write_is_kept(
     assert hosts(plain) == SECTION + edit
 
 
+# A power cut is a twin-model event: the in-process twin shows the dropped link as the
+# TransportError a client sees; the wire backends have no way to cut their own power.
 @pytest.mark.parametrize("cut_after", [0, 1], ids=["during-temp-write", "during-replace"])
-def test_power_cut_mid_write_leaves_the_old_file(
-    make_backend: Callable[..., Backend], cut_after: int
-) -> None:
+def test_power_cut_mid_write_leaves_the_old_file(cut_after: int) -> None:
     fake = seeded()
     fake.fs.power_cut_after(cut_after)
     with pytest.raises(TransportError):
-        make_backend(fake, retry=NO_RETRY).host.hosts_file.ensure()
+        twin_host(fake, retry=NO_RETRY).hosts_file.ensure()
     assert hosts(fake) == STOCK_HOSTS  # old, never a prefix of the new file
-    make_backend(fake).host.hosts_file.ensure()
+    twin_host(fake).hosts_file.ensure()
     assert hosts(fake) == SECTION + STOCK_HOSTS
     assert TEMP.rsplit("\\", 1)[1] not in fake.fs.listdir(ETC)
 
 
-def test_power_cut_is_retried_to_completion(make_backend: Callable[..., Backend]) -> None:
+def test_power_cut_is_retried_to_completion() -> None:
     fake = seeded()
     fake.fs.power_cut_after(1)
-    assert make_backend(fake).host.hosts_file.ensure().changed
+    assert twin_host(fake).hosts_file.ensure().changed
     assert hosts(fake) == SECTION + STOCK_HOSTS
 
 
@@ -323,4 +323,19 @@ def test_write_script_refuses_malformed_parameters(
             "hosts_write", HostsFileChange, {"ContentBase64": content, "ExpectedSha256": expected}
         )
     assert caught.value.error_id == "ParameterArgumentValidationError"
+    assert hosts(backend.fake) == STOCK_HOSTS
+
+
+@pytest.mark.parametrize(
+    ("content", "error_id"),
+    [("QUJ", "FormatException"), ("A" * 11_184_816, "ParameterArgumentValidationError")],
+)
+def test_write_script_refuses_undecodable_or_oversized_content(
+    backend: Backend, content: str, error_id: str
+) -> None:
+    assert backend.fake is not None
+    params = {"ContentBase64": content, "ExpectedSha256": "0" * 64}
+    with pytest.raises(HostError) as caught:
+        backend.host.executor.call("hosts_write", HostsFileChange, params)
+    assert caught.value.error_id == error_id
     assert hosts(backend.fake) == STOCK_HOSTS

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from ddperm import hostsfile
 from ddperm.testing.dispatch import handles
@@ -20,7 +21,10 @@ from ddperm.testing.fs import ADMINISTRATORS, FsError, FsErrorKind, parent_of
 
 TEMP_PATH = HOSTS_PATH + ".ddperm.tmp"
 BACKUP_PATH = HOSTS_PATH + ".ddperm.bak"
-_HEX64 = frozenset("0123456789abcdef")
+# hosts_write.ps1's ValidatePattern attributes (as shown in errors) and their fullmatch twins.
+_BASE64_ATTR, _BASE64 = r"(?-i)^[A-Za-z0-9+/]*={0,2}\z", re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_BASE64_MAX = 11_184_812  # ValidateLength: base64 of hostsfile.MAX_BYTES
+_SHA256_ATTR, _SHA256 = r"(?-i)^[0-9a-f]{64}\z", re.compile(r"[0-9a-f]{64}")
 
 
 def _error(fqid: str, message: str, category: str, exception_type: str) -> ErrorRecord:
@@ -141,12 +145,33 @@ def _validation_error(name: str, value: str, pattern: str) -> ErrorRecord:
 @handles("hosts_write")
 def hosts_write(host: FakeHost, ContentBase64: str, ExpectedSha256: str) -> dict[str, object]:
     """Compare-and-swap: replace the file only if it still hashes to ``ExpectedSha256``."""
-    if not (len(ExpectedSha256) == 64 and set(ExpectedSha256) <= _HEX64):
-        raise _validation_error("ExpectedSha256", ExpectedSha256, "^[0-9a-f]{64}$")
+    if len(ContentBase64) > _BASE64_MAX:
+        raise ErrorRecord(
+            "Cannot validate argument on parameter 'ContentBase64'. The character length of the "
+            f"{len(ContentBase64)} argument is too long. Shorten the character length of the "
+            f'argument so it is fewer than or equal to "{_BASE64_MAX}" characters, and then try '
+            "the command again.",
+            "ParameterArgumentValidationError,hosts_write",
+            "InvalidData",
+            "ContentBase64",
+            "System.Management.Automation.ParameterBindingValidationException",
+        )
+    if not _BASE64.fullmatch(ContentBase64):
+        raise _validation_error("ContentBase64", ContentBase64, _BASE64_ATTR)
+    if not _SHA256.fullmatch(ExpectedSha256):
+        raise _validation_error("ExpectedSha256", ExpectedSha256, _SHA256_ATTR)
     try:
         new = base64.b64decode(ContentBase64, validate=True)
-    except (binascii.Error, ValueError):
-        raise _validation_error("ContentBase64", ContentBase64, "^[A-Za-z0-9+/]*={0,2}$") from None
+    except binascii.Error:
+        raise ErrorRecord(
+            'Exception calling "FromBase64String" with "1" argument(s): "The input is not a '
+            "valid Base-64 string as it contains a non-base 64 character, more than two padding "
+            'characters, or an illegal character among the padding characters. "',
+            "FormatException",
+            "NotSpecified",
+            "",
+            "System.Management.Automation.MethodInvocationException",
+        ) from None
     if host.fs.exists(HOSTS_PATH) and host.fs.stat(HOSTS_PATH).is_reparse_point:
         raise ErrorRecord(
             f"Refusing the hosts file '{HOSTS_PATH}': it is a junction, symbolic link or "
