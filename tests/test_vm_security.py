@@ -16,7 +16,7 @@ from ddperm.guard import SYSTEM_FOLDERS, VM_NAME, check_path, pin_vm_name
 from ddperm.scripts import ScriptRegistry, script_root
 from ddperm.testing import ErrorRecord, FakeFileSystem, FakeHost, twin_host
 from ddperm.testing.fs import SYSTEM
-from ddperm.testing.jobs.hyperv import assert_safe_path, seed_docker_vm
+from ddperm.testing.jobs.hyperv import HOST_SYSTEM_FOLDERS, assert_safe_path, seed_docker_vm
 from tests import vetting
 from tests.backends import Backend
 
@@ -35,7 +35,8 @@ def test_paths_library_lists_the_same_system_folders_as_the_guard() -> None:
     text = (script_root() / "lib" / "Paths.ps1").read_text()
     block = re.search(r"\$DdpermSystemFolders = @\((?P<body>.*?)\)\n", text, re.DOTALL)
     assert block is not None
-    assert tuple(re.findall(r"'([^']*)'", block["body"])) == SYSTEM_FOLDERS
+    assert tuple(re.findall(r"'([^']*)'", block["body"])) == HOST_SYSTEM_FOLDERS
+    assert set(SYSTEM_FOLDERS) <= set(HOST_SYSTEM_FOLDERS)
 
 
 def test_safe_path_accepts_plain_folders_existing_or_not() -> None:
@@ -69,7 +70,15 @@ def test_dangling_link_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [r"C:\Windows\Temp\x", r"D:\windows", r"C:\Program Files\Docker", r"c:\PROGRAMDATA\Microsoft"],
+    [
+        r"C:\Windows\Temp\x",
+        r"D:\windows",
+        r"C:\Program Files\Docker",
+        r"c:\PROGRAMDATA\Microsoft",
+        r"C:\Config.Msi\x.rbf",
+        r"C:\$WinREAgent\x",
+        r"E:\$Recycle.Bin",
+    ],
 )
 def test_system_folders_are_refused_on_any_drive(path: str) -> None:
     fs = FakeFileSystem(("C:", "D:"))
@@ -204,6 +213,12 @@ def test_vm_scripts_carry_the_pin_and_qualified_cmdlets(script: str) -> None:
     assert kept == set()
     text = ScriptRegistry().get(script).text
     assert "[ValidateSet('DockerDesktopVM')]" in text
+
+
+@pytest.mark.parametrize("library", ["lib/Paths.ps1", "lib/HyperV.ps1"])
+def test_vm_libraries_pass_vetting(library: str) -> None:
+    found = vetting.vet_library(script_root(), library)
+    assert [v for v in found if v.rule != vetting.NOT_ALLOWLISTED] == []
 
 
 # -- CVE anchors against the twin (security-anchors.md sections 1 and 6) ----------------

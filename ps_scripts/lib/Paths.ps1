@@ -4,7 +4,9 @@
 # Error ids: DdpermUnsafePath (bad string), DdpermReparsePoint (a junction, symbolic link
 # or mount point on the path), DdpermSystemPath (the final path is a system folder).
 
-# Drive-less, lowercase; keep equal to ddperm.guard.SYSTEM_FOLDERS (a test checks it).
+# Drive-less, lowercase: ddperm.guard.SYSTEM_FOLDERS plus the MSI rollback folder and
+# upgrade leftovers (a test keeps this equal to the twin's HOST_SYSTEM_FOLDERS). A top-level
+# name starting with '$' ($Recycle.Bin, $WinREAgent, ...) is a system location too.
 $DdpermSystemFolders = @(
     '\windows',
     '\program files',
@@ -15,7 +17,9 @@ $DdpermSystemFolders = @(
     '\recovery',
     '\boot',
     '\users\default',
-    '\users\public'
+    '\users\public',
+    '\config.msi',
+    '\windows.old'
 )
 
 function New-DdpermErrorRecord {
@@ -65,7 +69,8 @@ function Assert-DdpermSafePath {
     # No component is a link, so the final path is the path itself; re-check it resolved.
     $full = [System.IO.Path]::GetFullPath($Path)
     $relative = $full.Substring(2).TrimEnd('\').ToLowerInvariant()
-    foreach ($folder in $DdpermSystemFolders) {
+    $top = '\' + $relative.Substring(1).Split('\')[0]
+    foreach ($folder in @($DdpermSystemFolders) + @($top | Where-Object { $_.StartsWith('\$') })) {
         if ($relative -eq $folder -or $relative.StartsWith($folder + '\')) {
             throw (New-DdpermErrorRecord 'DdpermSystemPath' "Refusing the $What '$Path': it is inside the system folder '$folder'." $full)
         }

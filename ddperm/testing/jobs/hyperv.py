@@ -24,6 +24,9 @@ from ddperm.testing.fs import (
     split,
 )
 
+# lib/Paths.ps1's $DdpermSystemFolders: the guard's list, the MSI rollback folder, upgrade
+# leftovers. A top-level name starting with '$' is a system location as well.
+HOST_SYSTEM_FOLDERS = (*SYSTEM_FOLDERS, "\\config.msi", "\\windows.old")
 _SHAPE = re.compile(r"^[A-Za-z]:\\")
 _BAD = re.compile(r'[\x00-\x1f<>"|?*/]')
 
@@ -60,7 +63,8 @@ def assert_safe_path(fs: FakeFileSystem, path: str, what: str = "path") -> str:
     drive, _ = split(path)
     full = join(drive, parts)
     relative = full[2:].lower()
-    for folder in SYSTEM_FOLDERS:
+    top = "\\" + relative[1:].split("\\")[0]
+    for folder in HOST_SYSTEM_FOLDERS + ((top,) if top.startswith("\\$") else ()):
         if relative == folder or relative.startswith(folder + "\\"):
             raise _path_error(
                 "DdpermSystemPath",
