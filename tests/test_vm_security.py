@@ -422,3 +422,53 @@ def test_the_twin_binds_out_of_range_numbers_like_powershell(script: str) -> Non
             assert info.value.fqid == f"ParameterArgumentValidationError,{script}"
             assert f"The {value} argument is" in info.value.message
             assert (len(fake.vms), fake.vms[0].state) == (1, "Running")
+
+
+# -- the host-side re-check on its own ----------------------------------------------------
+
+SEGMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_ ", min_size=1, max_size=8).map(
+    lambda s: s.strip() or "x"
+)
+
+
+@given(st.lists(SEGMENT, min_size=1, max_size=6), st.data())
+def test_a_link_at_any_depth_is_found(segments: list[str], data: st.DataObject) -> None:
+    fs = FakeFileSystem()
+    fs.mkdir(SYSTEM32)
+    path = "C:\\data\\" + "\\".join(segments)
+    assert assert_safe_path(fs, path) == path  # nothing exists yet: plain
+    depth = data.draw(st.integers(1, len(segments)))
+    link = "C:\\data\\" + "\\".join(segments[:depth])
+    if data.draw(st.booleans()):
+        fs.junction(link, SYSTEM32)
+    else:
+        fs.symlink(link, VICTIM)
+    with pytest.raises(ErrorRecord) as info:
+        assert_safe_path(fs, path)
+    assert info.value.fqid == "DdpermReparsePoint"
+    assert info.value.target.lower() == link.lower()
+
+
+@pytest.mark.parametrize(
+    ("destination", "fqid"),
+    [
+        (r"C:\Windows\System32", "DdpermSystemPath"),
+        (r"C:\Config.Msi", "DdpermSystemPath"),
+        (r"C:\Docker\..\Windows", "DdpermUnsafePath"),
+        (r"\\attacker\share", "DdpermUnsafePath"),
+        (r"C:\Docker\x.vhdx:stream", "DdpermUnsafePath"),
+    ],
+)
+def test_the_scripts_recheck_paths_when_python_is_bypassed(destination: str, fqid: str) -> None:
+    fake = FakeHost()
+    seed_docker_vm(fake)
+    with pytest.raises(ErrorRecord) as info:
+        fake.execute("vhd_move", {"VMName": VM_NAME, "Destination": destination})
+    assert info.value.fqid == fqid
+    assert fake.vms[0].vhd_path == DISK
+    create = {**_params("vm_create", VM_NAME), "DataFolder": destination}
+    fake.vms.clear()
+    with pytest.raises(ErrorRecord) as info:
+        fake.execute("vm_create", create)
+    assert info.value.fqid == fqid
+    assert fake.vms == []
