@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from ddperm import hostsfile
 from ddperm.hostsfile import BEGIN, END, UTF8_BOM, facts, plan, section
+from ddperm.scripts import script_root
 
 FIXTURES = Path("/work/shared/fixtures/real-windows/hosts")
 REAL_FILES = sorted(FIXTURES.glob("*.txt"))
@@ -303,3 +305,22 @@ def test_property_never_more_than_nine_names_on_a_line(names: list[str]) -> None
     mapped = [n.decode() for tokens in entries for n in tokens[1:]]
     assert sorted(mapped) == sorted(set(names))
     assert plan(out, names) == out
+
+
+def test_host_side_constants_equal_the_planners() -> None:
+    """lib/HostsFile.ps1 builds the same section and recognises the same markers."""
+    text = (script_root() / "lib" / "HostsFile.ps1").read_text()
+
+    def value(name: str) -> str:
+        found = re.search(rf"^\${name} = '([^']*)'$", text, re.MULTILINE)
+        assert found is not None, name
+        return found[1]
+
+    assert value("DdpermHostsBegin").encode() == BEGIN
+    assert value("DdpermHostsEnd").encode() == END
+    assert value("DdpermHostsEntry") == f"{hostsfile.HOSTS_IP} {hostsfile.KUBERNETES_NAME}"
+    assert value("DdpermHostsName") == hostsfile.KUBERNETES_NAME
+    assert re.search(r"^\$DdpermHostsMaxBytes = 8MB$", text, re.MULTILINE)
+    assert hostsfile.MAX_BYTES == 8 * 2**20
+    for marker in (BEGIN, END, *hostsfile.DOCKER_HEADERS):
+        assert marker.decode().lower() in text
