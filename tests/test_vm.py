@@ -214,6 +214,19 @@ def test_start_without_a_running_hypervisor_fails_like_hyperv(backend: Backend) 
     assert fake.vms[0].state == "Off"
 
 
+def test_start_without_enough_free_memory_fails_like_hyperv(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake).memory_startup_bytes = 4 * GIB
+    fake.available_memory_bytes = 3 * GIB
+    with pytest.raises(HostError) as info:
+        backend.host.vm.start()
+    assert info.value.error_id == "OperationFailed"
+    assert "with ram size 4096 megabytes" in info.value.message
+    assert fake.vms[0].state == "Off"
+    fake.available_memory_bytes = 8 * GIB
+    assert backend.host.vm.start().vm.state is VMState.RUNNING
+
+
 def test_stop_shuts_a_running_vm_down(backend: Backend) -> None:
     fake = _fake(backend)
     seed_docker_vm(fake, state="Running")

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS, FakeFileSystem
@@ -152,6 +153,7 @@ class FakeHost:
     hypervisorlaunchtype: str | None = "Auto"  # "Auto", "Off", or None when never set
     hypervisor_present: bool = True
     logical_processors: int = 8  # Hyper-V refuses a VM with more virtual processors
+    available_memory_bytes: int = 16 * 2**30  # Start-VM fails for a VM that needs more
     dism_com_registered: bool = True  # False: pwsh 7 without DISM COM class (PowerShell #13866)
     services: dict[str, FakeService] = field(default_factory=_default_services)
     groups: dict[str, FakeGroup] = field(
@@ -161,6 +163,17 @@ class FakeHost:
         }
     )
     restart_pending: bool = False
+    accounts: dict[str, str] = field(
+        default_factory=lambda: {
+            r"DEV-PC01\dev": "S-1-5-21-1004336348-1177238915-682003330-1001",
+            r"DEV-PC01\alice": "S-1-5-21-1004336348-1177238915-682003330-1002",
+            r"CORP\bob": "S-1-5-21-3623811015-3361044348-30300820-1013",
+        }
+    )  # accounts Windows can resolve (NTAccount.Translate), name -> SID
+    last_boot: datetime = field(
+        default_factory=lambda: datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc)
+    )
+    restart_hooks: list[Callable[[int], None]] = field(default_factory=list, repr=False)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -172,6 +185,35 @@ class FakeHost:
         with self._lock:
             self.calls.append((script, dict(params)))
             return dispatch(self, script, params)
+
+    def restart(self) -> None:
+        """What a restart of Windows does to this state.
+
+        Pending feature changes complete, the hypervisor runs if Hyper-V is enabled and
+        the boot entry says Auto, services come up by start type (VMMS with Hyper-V),
+        VMs that were running stay running only if the hypervisor is there (Hyper-V's
+        default automatic start action), and the boot time moves on.
+        """
+        with self._lock:
+            for name, state in self.features.items():
+                if state in ("EnablePending", "DisablePending"):
+                    self.features[name] = state.removesuffix("Pending") + "d"
+            hyperv = all(
+                self.features.get(f) == "Enabled"
+                for f in ("Microsoft-Hyper-V", "Microsoft-Hyper-V-Hypervisor")
+            )
+            self.hypervisor_present = hyperv and self.hypervisorlaunchtype == "Auto"
+            for service in self.services.values():
+                automatic = service.start_type == "Automatic"
+                service.status = "Running" if automatic else "Stopped"
+            if "vmms" in self.services:
+                self.services["vmms"].status = "Running" if hyperv else "Stopped"
+            for vm in self.vms:
+                if vm.state != "Running" or not self.hypervisor_present:
+                    vm.state = "Off" if vm.state != "Saved" else "Saved"
+            self.restart_pending = False
+            now = datetime.now(timezone.utc).replace(microsecond=0)
+            self.last_boot = max(now, self.last_boot + timedelta(seconds=1))
 
     # -- small queries the jobs share ------------------------------------------------
 

@@ -423,6 +423,18 @@ def vm_start(host: FakeHost, VMName: str) -> dict[str, object]:
                 "OperationFailed,Microsoft.HyperV.PowerShell.Commands.StartVM",
                 "NotSpecified",
             )
+        if vm.memory_startup_bytes > host.available_memory_bytes:
+            megabytes = vm.memory_startup_bytes // 2**20
+            raise _virt_error(
+                f"'{vm.name}' failed to start.\n\nNot enough memory in the system to start the "
+                f"virtual machine {vm.name}.\n\nCould not initialize memory: Ran out of memory "
+                f"(0x8007000E).\n\n'{vm.name}' failed to start. (Virtual machine ID "
+                f"{vm.vm_id.upper()})\n\nNot enough memory in the system to start the virtual "
+                f"machine {vm.name} with ram size {megabytes} megabytes. (Virtual machine ID "
+                f"{vm.vm_id.upper()})",
+                "OperationFailed,Microsoft.HyperV.PowerShell.Commands.StartVM",
+                "NotSpecified",
+            )
         vm.state = "Running"
         _set_attached(host, vm, True)
     return {"changed": changed, "forced": False, "vm": vm_info_document(vm)}
