@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ddperm import hostsfile
@@ -192,6 +192,7 @@ _INTERESTING = [
     "# 注释".encode("gbk"),
 ]
 _EOLS = [b"\r\n", b"\n", b"\r\r\n"]
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")  # plan() refuses these (tested above)
 
 
 def _is_marker(line: bytes) -> bool:
@@ -209,9 +210,9 @@ def marker_free_files(draw: st.DrawFn) -> bytes:
     """Any hosts file without ddperm markers, a BOM or none, with or without a last newline."""
     body = [ln for ln in draw(st.lists(user_lines, max_size=20)) if not _is_marker(ln)]
     tail = draw(text_lines)
-    data = b"".join(body) + (b"" if _is_marker(tail) or tail.startswith(UTF8_BOM) else tail)
-    bom = draw(st.sampled_from([b"", UTF8_BOM]))
-    return bom + data if not data.startswith((b"\xff\xfe", b"\xfe\xff")) or bom else b""
+    data = b"".join(body) + (b"" if _is_marker(tail) else tail)
+    assume(not data.startswith(_WIDE_BOMS))
+    return draw(st.sampled_from([b"", UTF8_BOM])) + data
 
 
 @given(marker_free_files())
@@ -248,7 +249,9 @@ def files_with_sections(draw: st.DrawFn) -> tuple[bytes, bytes]:
             if not _is_marker(line):
                 out.append(line)
                 kept.append(line)
-    return b"".join(out), b"".join(kept)
+    data = b"".join(out)
+    assume(not data.startswith((*_WIDE_BOMS, UTF8_BOM)))  # BOMs have their own tests
+    return data, b"".join(kept)
 
 
 def _only_ours(line: bytes) -> bool:
@@ -264,7 +267,7 @@ def test_property_users_lines_survive_and_only_ours_go(case: tuple[bytes, bytes]
     assert len(out) - len(users) in (len(SECTION_CRLF), len(SECTION_LF))
 
 
-any_file = st.binary(max_size=300).filter(lambda b: not b.startswith((b"\xff\xfe", b"\xfe\xff")))
+any_file = st.binary(max_size=300).filter(lambda b: not b.startswith(_WIDE_BOMS))
 mixed_file = st.one_of(any_file, marker_free_files(), files_with_sections().map(lambda c: c[0]))
 
 
