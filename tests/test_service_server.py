@@ -345,7 +345,7 @@ def test_fuzzed_byte_streams_never_crash_the_server_or_run_anything(
         offset += 4 + length
         if not answer.ok:
             assert answer.error is not None
-    assert svc.fake.calls == [] or all(c[0] in ("version", "health") for c in svc.fake.calls)
+    assert svc.fake.calls == []
     with svc.client() as client:
         assert client.request("version")["ddperm"]
 

@@ -20,8 +20,6 @@ class Listener(Protocol):
 
     def stop(self) -> None: ...
 
-    def wait(self) -> None: ...
-
 
 def make_listener(service: Service, address: str, group: str) -> Listener:
     if sys.platform == "win32":

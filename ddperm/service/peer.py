@@ -9,6 +9,7 @@ client says, and never by looking the user up afterwards (that would be racy).
 from __future__ import annotations
 
 import errno
+import platform
 import socket
 import struct
 import sys
@@ -19,8 +20,14 @@ if sys.platform != "win32":
     import pwd
 
 _UCRED = struct.Struct("3i")
-# From <asm-generic/socket.h>; Python's socket module does not export it.
-SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)
+# Python's socket module does not export it; 59 is <asm-generic/socket.h>, which these
+# architectures use. Elsewhere (alpha, mips, parisc, sparc differ) only the primary gid counts.
+_GENERIC_SOCKET_H = ("x86_64", "i386", "i686", "aarch64", "arm", "riscv64", "s390x", "ppc64le")
+SO_PEERGROUPS: int | None = getattr(
+    socket,
+    "SO_PEERGROUPS",
+    59 if platform.machine().startswith(_GENERIC_SOCKET_H) else None,
+)
 # CPython caps getsockopt buffers at 1024 bytes: room for 256 gids.
 _GROUPS_BUFFER = 1024
 
@@ -67,6 +74,8 @@ def unix_peer(sock: socket.socket) -> Peer:
 
 
 def _supplementary_groups(sock: socket.socket) -> list[int]:
+    if SO_PEERGROUPS is None:
+        return []
     try:
         raw = sock.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, _GROUPS_BUFFER)
     except OSError as exc:

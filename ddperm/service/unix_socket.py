@@ -65,7 +65,8 @@ def check_directory(directory: Path) -> None:
 def prepare_directory(directory: Path) -> Path:
     directory = Path(os.path.realpath(directory))
     if not directory.exists():
-        directory.mkdir(mode=0o755, parents=True)
+        directory.mkdir(parents=True)
+        directory.chmod(0o755)  # whatever the umask: members must reach the socket
     check_directory(directory)
     return directory
 
@@ -146,17 +147,6 @@ class UnixListener:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
         self.service.audit.record("stop", address=str(self.path))
-
-    def wait(self) -> None:
-        """Block until ``stop()`` (or forever)."""
-        self._stop.wait()
-
-    def __enter__(self) -> UnixListener:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def _accept_loop(self, listening: socket.socket) -> None:
         while not self._stop.is_set():

@@ -229,7 +229,6 @@ if sys.platform == "win32":
             self.group_sid = lookup_group_sid(group)
             self._attributes = _security_attributes(self.group_sid)
             self._stop = win32event.CreateEvent(None, True, False, None)
-            self._stopped = threading.Event()
             self._thread: threading.Thread | None = None
 
         def _instance(self, *, first: bool) -> Any:
@@ -265,18 +264,7 @@ if sys.platform == "win32":
             win32event.SetEvent(self._stop)
             if self._thread is not None:
                 self._thread.join()
-            self._stopped.set()
             self.service.audit.record("stop", address=self.name)
-
-        def wait(self) -> None:
-            self._stopped.wait()
-
-        def __enter__(self) -> PipeListener:
-            self.start()
-            return self
-
-        def __exit__(self, *exc_info: object) -> None:
-            self.stop()
 
         def _accept_loop(self, handle: Any) -> None:
             while True:
