@@ -222,3 +222,8 @@ def test_deleting_windows_containers_data_removes_links_not_their_targets(svc: R
     assert report["links_removed"] == [CONTAINERS_DATA_ROOT + r"\volumes\evil"]
     assert svc.fake.fs.read_bytes(r"C:\Users\dev\thesis.docx") == b"years of work"
     assert svc.fake.fs.listdir(CONTAINERS_DATA_ROOT) == []
+
+
+def test_reading_a_policy_that_was_never_cached_fails_closed(svc: Running) -> None:
+    """CVE-2025-4095 was a policy silently not enforced; a missing cache is an error here."""
+    assert host_refusal(svc, "policy.read") == "DdpermPolicyMissing"
