@@ -402,9 +402,14 @@ def _vmms_stopped(fake: FakeHost) -> None:
     fake.services["vmms"].status = "Stopped"
 
 
+def _hyperv_disabled(fake: FakeHost) -> None:
+    fake.features["Microsoft-Hyper-V"] = "Disabled"  # management tools alone: no VMMS
+
+
 DENIED = "ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.GetVM"
 BREAKAGES = [(_not_elevated, DENIED, op) for op in sorted(OPS)]  # every script, one cause
 BREAKAGES += [(_vmms_stopped, DENIED, op) for op in ("create", "info", "move")]
+BREAKAGES += [(_hyperv_disabled, DENIED, op) for op in ("info", "start")]
 BREAKAGES += [(_no_module, "CommandNotFoundException", op) for op in ("destroy", "stop")]
 
 

@@ -142,7 +142,8 @@ def _require_hyperv(host: FakeHost) -> None:
     allowed = (caller.elevated and ADMINISTRATORS in caller.groups) or (
         HYPERV_ADMINISTRATORS in caller.groups
     )
-    if vmms is None or vmms.status != "Running" or not allowed:
+    running = vmms is not None and vmms.status == "Running"
+    if not running or host.features.get("Microsoft-Hyper-V") != "Enabled" or not allowed:
         raise _virt_error(
             f"Hyper-V encountered an error trying to access an object on computer "
             f"'{host.os.computer_name}' because the object was not found. The object might "
