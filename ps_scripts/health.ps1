@@ -23,6 +23,7 @@ $ProgressPreference = 'SilentlyContinue'
 # ddperm:include HyperV
 # ddperm:include Engine
 # ddperm:include HostsFile
+# ddperm:include Policy
 
 $report = [ordered]@{}
 try { $report.hyperv = New-DdpermCheckOutcome -Result (Get-DdpermHyperVStatus) } catch { $report.hyperv = New-DdpermCheckOutcome -Failure $_ }
@@ -40,4 +41,5 @@ if ($WindowsContainers) {
     try { $report.engine = New-DdpermCheckOutcome -Result (Get-DdpermEngineStatus) } catch { $report.engine = New-DdpermCheckOutcome -Failure $_ }
 }
 try { $report.hosts_file = New-DdpermCheckOutcome -Result (Get-DdpermHostsStatus) } catch { $report.hosts_file = New-DdpermCheckOutcome -Failure $_ }
+try { $report.policy = New-DdpermCheckOutcome -Result (Get-DdpermPolicyStatus) } catch { $report.policy = New-DdpermCheckOutcome -Failure $_ }
 Write-DdpermResult $report

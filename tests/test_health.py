@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 import pytest
 
 from ddperm import hostsfile
 from ddperm.components.health import HealthReport
+from ddperm.components.policy import RegistryPolicy
 from ddperm.testing import HOSTS_PATH, FakeHost
+from ddperm.testing.fs import EVERYONE
 from ddperm.testing.jobs.hyperv import seed_docker_vm
+from ddperm.testing.jobs.policy import POLICY_FILE
 from tests.backends import Backend
 
 
@@ -52,6 +56,7 @@ def test_a_healthy_host_in_one_round_trip(backend: Backend) -> None:
         "vm": "ok",
         "engine": "ok",
         "hosts_file": "ok",
+        "policy": "ok",
     }
     assert report.problems == []
     assert [name for name, _ in fake.calls] == ["health"]
@@ -68,6 +73,7 @@ def test_health_results_equal_the_single_checks(backend: Backend) -> None:
     assert report.features.result == backend.host.features.check()
     assert report.engine.result == backend.host.engine.status()
     assert report.hosts_file.result == backend.host.hosts_file.status()
+    assert report.policy.result == backend.host.policy.status()
     assert report.vm.result is not None
     assert report.vm.result.vm == backend.host.vm.info()
 
@@ -174,8 +180,25 @@ def test_a_locked_hosts_file_fails_only_its_own_check(backend: Backend) -> None:
     assert report.hosts_file.error.error_id == "DdpermHostsLocked"
     assert codes(report, "hosts_file") == ["HOSTS_LOCKED"]
     others = [c.status for name, c in report.checks.items() if name != "hosts_file"]
-    assert others == ["ok"] * 5
+    assert others == ["ok"] * 6
     assert len(fake.calls) == 1
+
+
+def test_no_policy_cache_is_fine_an_untrusted_one_is_not(backend: Backend) -> None:
+    fake = seeded(backend)
+    report = backend.host.health()
+    assert report.policy.status == "ok"
+    assert report.policy.result is not None
+    assert report.policy.result.cached is False
+    fetched = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
+    backend.host.policy.cache(
+        RegistryPolicy(organization="myorg", allowed_registries=("docker.io",), fetched_at=fetched)
+    )
+    assert backend.host.health().policy.status == "ok"
+    fake.fs.set_acl(POLICY_FILE, {EVERYONE: "FullControl"})
+    report = backend.host.health()
+    assert codes(report, "policy") == ["POLICY_UNTRUSTED"]
+    assert "host.policy.cache" in report.policy.problems[0].fix
 
 
 def test_enable_fix_names_the_feature(backend: Backend) -> None:

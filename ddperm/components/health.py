@@ -32,6 +32,7 @@ from ddperm.components.checks import (
 )
 from ddperm.components.engine import EngineStatus, ServiceStartType
 from ddperm.components.hosts_file import HostsFileStatus
+from ddperm.components.policy import PolicyStatus
 from ddperm.components.vm import VMInfoResult
 from ddperm.errors import OutputError
 from ddperm.executor import Executor
@@ -76,6 +77,7 @@ class HealthReport(HostModel):
     vm: HealthCheck[VMInfoResult]
     engine: HealthCheck[EngineStatus]
     hosts_file: HealthCheck[HostsFileStatus]
+    policy: HealthCheck[PolicyStatus]
 
     @property
     def checks(self) -> dict[str, HealthCheck[Any]]:
@@ -100,9 +102,10 @@ class _RawHealth(HostModel):
     vm: _Outcome[VMInfoResult]
     engine: _Outcome[EngineStatus] | None  # None: not asked (Windows containers disabled)
     hosts_file: _Outcome[HostsFileStatus]
+    policy: _Outcome[PolicyStatus]
 
 
-_CHECK_NAMES = ("hyperv", "bootloader", "features", "vm", "engine", "hosts_file")
+_CHECK_NAMES = ("hyperv", "bootloader", "features", "vm", "engine", "hosts_file", "policy")
 
 
 def run_health(executor: Executor, *, windows_containers_enabled: bool) -> HealthReport:
@@ -124,6 +127,7 @@ def run_health(executor: Executor, *, windows_containers_enabled: bool) -> Healt
             else HealthCheck[EngineStatus](status="disabled")
         ),
         "hosts_file": _judge("hosts_file", raw.hosts_file, hosts_file_problems),
+        "policy": _judge("policy", raw.policy, policy_problems),
     }
     healthy = all(c.status in ("ok", "disabled") for c in checks.values())
     return HealthReport(healthy=healthy, **checks)
@@ -358,5 +362,34 @@ def hosts_file_problems(status: HostsFileStatus) -> list[Problem]:
             code="HOSTS_ENTRY_MISSING",
             message=f"{status.path} lacks ddperm's kubernetes.docker.internal section.",
             fix=fix,
+        )
+    ]
+
+
+_POLICY_PROBLEMS = {
+    "DdpermPolicyUntrusted": (
+        "POLICY_UNTRUSTED",
+        "non-administrators could change the policy cache (its ACL, owner or a link)",
+    ),
+    "DdpermPolicyTampered": ("POLICY_TAMPERED", "the policy cache was changed outside ddperm"),
+    "DdpermPolicyUnreadable": ("POLICY_DAMAGED", "the policy cache cannot be read"),
+    "DdpermPolicyInvalid": ("POLICY_DAMAGED", "the policy cache holds an invalid policy"),
+}
+
+
+def policy_problems(status: PolicyStatus) -> list[Problem]:
+    """A cache that is not there is no problem (not every organization uses Registry Access
+    Management; read() still fails closed); a cache that cannot be trusted is."""
+    if status.problem is None or status.problem == "DdpermPolicyMissing":
+        return []
+    code, what = _POLICY_PROBLEMS.get(
+        status.problem, ("POLICY_DAMAGED", f"the policy cache is not usable ({status.problem})")
+    )
+    return [
+        Problem(
+            code=code,
+            message=f"Registry Access Management is denying every registry: {what}.",
+            fix="Cache the organization's policy again with host.policy.cache(...) as an "
+            f"administrator; it rewrites {status.path} with a protected ACL.",
         )
     ]

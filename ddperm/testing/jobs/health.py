@@ -8,7 +8,7 @@ from collections.abc import Callable
 from ddperm.testing.dispatch import handles
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import FakeHost
-from ddperm.testing.jobs import checks, engine, hosts_file, hyperv
+from ddperm.testing.jobs import checks, engine, hosts_file, hyperv, policy
 
 
 def _outcome(check: Callable[[], object]) -> dict[str, object]:
@@ -31,4 +31,5 @@ def health(
         "vm": _outcome(lambda: hyperv.vm_info(host, VMName)),
         "engine": _outcome(lambda: engine.engine_status(host)) if WindowsContainers else None,
         "hosts_file": _outcome(lambda: hosts_file.hosts_status(host)),
+        "policy": _outcome(lambda: policy.policy_status(host)),
     }
