@@ -48,11 +48,10 @@ MAX_NAMES_PER_LINE = 9
 MAX_BYTES = 8 * 2**20  # hosts_read.ps1 refuses larger files (DdpermHostsTooLarge)
 _LINES = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 _HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+    r"^(?=.{1,253}\Z)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\Z"
 )
-_IPV4 = re.compile(
-    r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
-)
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"^(?:{_OCTET}\.){{3}}{_OCTET}\Z")
 
 
 class UnsupportedHostsFile(ValueError):

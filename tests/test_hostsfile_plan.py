@@ -161,8 +161,10 @@ def test_wide_encodings_are_refused_and_reported(bom: bytes) -> None:
         ["Kubernetes.docker.internal"],
         ["a b"],
         ["evil.com\r\n1.2.3.4 x"],
+        ["kubernetes.docker.internal\n"],
         ["*.docker.io"],
         ["a..b"],
+        ["١.example"],
     ],
 )
 def test_names_are_strictly_checked(names: list[str]) -> None:
@@ -170,7 +172,9 @@ def test_names_are_strictly_checked(names: list[str]) -> None:
         plan(b"", names)
 
 
-@pytest.mark.parametrize("ip", ["127.0.0.1\r\nx", "256.0.0.1", "::1", "127.0.0.1 evil"])
+@pytest.mark.parametrize(
+    "ip", ["127.0.0.1\r\nx", "127.0.0.1\n", "256.0.0.1", "::1", "127.0.0.1 evil", "١٢٧.0.0.1"]
+)
 def test_ip_is_strictly_checked(ip: str) -> None:
     with pytest.raises(ValueError, match="IPv4"):
         section(b"\r\n", ("kubernetes.docker.internal",), ip)
