@@ -9,6 +9,7 @@ from ddperm.components.engine import EngineComponent
 from ddperm.components.health import HealthReport, run_health
 from ddperm.components.hosts_file import HostsFileComponent
 from ddperm.components.policy import PolicyComponent
+from ddperm.components.setup import SetupComponent
 from ddperm.components.system import HostVersion, VersionInfo, ddperm_version
 from ddperm.components.vhd import VHDComponent
 from ddperm.components.vm import VMComponent
@@ -48,6 +49,7 @@ class Host:
         self.features = FeaturesComponent(ex)
         self.hosts_file = HostsFileComponent(ex)
         self.policy = PolicyComponent(ex)
+        self.setup = SetupComponent(ex)
 
     def health(self) -> HealthReport:
         """Every check in one script run (one round trip), with a fix for each problem."""

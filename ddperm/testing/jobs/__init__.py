@@ -7,6 +7,7 @@ from ddperm.testing.jobs import (  # noqa: F401
     hosts_file,
     hyperv,
     policy,
+    setup,
     system,
     windows_containers,
 )

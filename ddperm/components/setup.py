@@ -1,0 +1,112 @@
+"""Machine set-up for provisioning: Windows features, the boot entry, docker-users, restarts.
+
+These are the write-side twins of the checks: ``enable_features`` leaves features
+``EnablePending`` until Windows restarts, ``enable_hypervisor_launch`` takes effect at the
+next start, and ``restart`` schedules one (``boot_state`` tells when it happened).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+from ddperm.components.base import Component
+from ddperm.components.checks import FeatureState, LaunchType, validate_feature_names
+from ddperm.errors import PolicyError
+from ddperm.model import HostModel
+
+MEMBER_PATTERN = r"([A-Za-z0-9][A-Za-z0-9.-]{0,62}\\)?[A-Za-z0-9][A-Za-z0-9._ -]{0,63}"
+"""COMPUTER\\user, DOMAIN\\user or user: the script's ValidatePattern (no wildcards)."""
+
+
+class FeatureChange(HostModel):
+    name: str
+    before: FeatureState
+    after: FeatureState
+
+
+class FeaturesEnabled(HostModel):
+    features: tuple[FeatureChange, ...]
+    restart_needed: bool
+
+    @property
+    def changed(self) -> bool:
+        return any(f.before != f.after for f in self.features)
+
+
+class LaunchChange(HostModel):
+    before: LaunchType
+    after: LaunchType
+    changed: bool
+    restart_needed: bool
+
+
+class GroupMember(HostModel):
+    name: str
+    sid: str
+
+
+class DockerUsers(HostModel):
+    exists: bool
+    sid: str | None
+    members: tuple[GroupMember, ...]
+
+
+class MembershipChange(HostModel):
+    group_created: bool
+    member_added: bool
+    member_sid: str
+    group: DockerUsers
+
+
+class BootState(HostModel):
+    last_boot: datetime
+    restart_pending: bool
+    elevated: bool
+
+
+class RestartScheduled(HostModel):
+    scheduled: bool
+    last_boot: datetime
+    delay_seconds: int
+
+
+def check_member(member: object) -> str:
+    """An account name the scripts accept, or ``PolicyError`` before anything runs."""
+    if not isinstance(member, str) or not re.fullmatch(MEMBER_PATTERN, member):
+        raise PolicyError(
+            "a docker-users member is 'user', 'COMPUTER\\user' or 'DOMAIN\\user' (letters, "
+            f"digits, '.', '_', '-', spaces; no wildcards): {member!r}"
+        )
+    return member
+
+
+class SetupComponent(Component):
+    def enable_features(self, names: Iterable[str]) -> FeaturesEnabled:
+        """Enable each feature (and its parents) without restarting (needs elevation)."""
+        params = {"FeatureName": validate_feature_names(names)}
+        return self._executor.call("features_enable", FeaturesEnabled, params)
+
+    def enable_hypervisor_launch(self) -> LaunchChange:
+        """Set hypervisorlaunchtype of {current} to Auto (needs elevation and a restart)."""
+        return self._executor.call("bootloader_enable", LaunchChange)
+
+    def docker_users(self) -> DockerUsers:
+        """The docker-users group and its members."""
+        return self._executor.call("docker_users_status", DockerUsers)
+
+    def add_docker_user(self, member: str) -> MembershipChange:
+        """Make ``member`` a docker-users member, creating the group if missing."""
+        params = {"Member": check_member(member)}
+        return self._executor.call("docker_users_add", MembershipChange, params)
+
+    def boot_state(self) -> BootState:
+        return self._executor.call("boot_state", BootState)
+
+    def restart(self, *, delay_seconds: int = 10) -> RestartScheduled:
+        """Schedule a restart of Windows in ``delay_seconds`` (5 to 600)."""
+        if isinstance(delay_seconds, bool) or not 5 <= delay_seconds <= 600:
+            raise PolicyError(f"delay_seconds must be 5 to 600, not {delay_seconds!r}")
+        params = {"DelaySeconds": delay_seconds}
+        return self._executor.call("restart", RestartScheduled, params)

@@ -1,0 +1,195 @@
+"""Twin of the provisioning scripts: features_enable, bootloader_enable, docker_users_status,
+docker_users_add, boot_state, restart (and lib/Setup.ps1).
+
+Enabling a feature leaves it ``EnablePending`` (with its parents, as ``-All`` does) until
+``FakeHost.restart()``; so does the boot entry's hypervisorlaunchtype for the hypervisor.
+A restart runs ``host.restart_hooks`` when a transport registered some (the WinRM twin
+goes away and comes back); otherwise it happens at once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ddperm.components.setup import MEMBER_PATTERN
+from ddperm.testing.dispatch import handles
+from ddperm.testing.errors import ErrorRecord
+from ddperm.testing.fakehost import FakeGroup, FakeHost
+from ddperm.testing.jobs.checks import (
+    bootloader_status,
+    feature_states,
+    validate_feature_names,
+)
+
+PARENTS = {  # what Enable-WindowsOptionalFeature -All also enables
+    "Microsoft-Hyper-V": "Microsoft-Hyper-V-All",
+    "Microsoft-Hyper-V-Hypervisor": "Microsoft-Hyper-V",
+    "Microsoft-Hyper-V-Services": "Microsoft-Hyper-V",
+    "Microsoft-Hyper-V-Management-PowerShell": "Microsoft-Hyper-V-Tools-All",
+}
+_NOT_ENABLED = ("Disabled", "DisabledWithPayloadRemoved", "DisablePending")
+_LOCAL_ACCOUNTS = "Microsoft.PowerShell.Commands"
+NEW_GROUP_SID = "S-1-5-21-1004336348-1177238915-682003330-1010"  # what New-LocalGroup gets
+
+
+@handles("features_enable")
+def features_enable(host: FakeHost, FeatureName: list[str]) -> dict[str, object]:
+    names = validate_feature_names("features_enable", FeatureName)
+    before = feature_states(host, names)
+    for feature in before:
+        if feature["state"] == "Absent":
+            raise ErrorRecord(
+                f"This edition of Windows has no feature '{feature['name']}'.",
+                "DdpermFeatureAbsent",
+                "ObjectNotFound",
+                "",
+                "System.InvalidOperationException",
+            )
+    for feature in before:
+        name = feature["name"]
+        while name in host.features and host.features[name] in _NOT_ENABLED:
+            host.features[name] = "EnablePending"
+            host.restart_pending = True
+            name = PARENTS.get(name, "")
+    after = feature_states(host, names)
+    return {
+        "features": [
+            {"name": b["name"], "before": b["state"], "after": a["state"]}
+            for b, a in zip(before, after, strict=True)
+        ],
+        "restart_needed": host.restart_pending,
+    }
+
+
+@handles("bootloader_enable")
+def bootloader_enable(host: FakeHost) -> dict[str, object]:
+    before = bootloader_status(host)["launch_type"]
+    changed = before != "Auto"
+    host.hypervisorlaunchtype = "Auto"
+    return {"before": before, "after": "Auto", "changed": changed, "restart_needed": changed}
+
+
+def docker_users(host: FakeHost) -> dict[str, object]:
+    """Twin of Get-DdpermDockerUsers."""
+    group = host.groups.get("docker-users")
+    if group is None:
+        return {"exists": False, "sid": None, "members": []}
+    sids = {name.lower(): sid for name, sid in host.accounts.items()}
+    members = [{"name": m, "sid": sids.get(m.lower(), "S-1-0-0")} for m in group.members]
+    return {"exists": True, "sid": group.sid, "members": members}
+
+
+@handles("docker_users_status")
+def docker_users_status(host: FakeHost) -> dict[str, object]:
+    return docker_users(host)
+
+
+def _access_denied(command: str) -> ErrorRecord:
+    return ErrorRecord(
+        "Access denied.",
+        f"{_LOCAL_ACCOUNTS}.AccessDeniedException,{_LOCAL_ACCOUNTS}.{command}Command",
+        "PermissionDenied",
+        "",
+        f"{_LOCAL_ACCOUNTS}.AccessDeniedException",
+    )
+
+
+def _translate(host: FakeHost, member: str) -> tuple[str, str]:
+    """NTAccount.Translate: an exact DOMAIN\\user, or a bare user name found once."""
+    for name, sid in host.accounts.items():
+        if name.lower() == member.lower() or (
+            "\\" not in member and name.lower().endswith("\\" + member.lower())
+        ):
+            return name, sid
+    raise ErrorRecord(
+        'Exception calling "Translate" with "1" argument(s): "Some or all identity '
+        'references could not be translated."',
+        "IdentityNotMappedException",
+        "NotSpecified",
+        "",
+        "System.Management.Automation.MethodInvocationException",
+    )
+
+
+@handles("docker_users_add")
+def docker_users_add(host: FakeHost, Member: str) -> dict[str, object]:
+    if not re.fullmatch(MEMBER_PATTERN, Member):
+        raise ErrorRecord(
+            f"Cannot validate argument on parameter 'Member'. The argument \"{Member}\" does "
+            "not match the pattern.",
+            "ParameterArgumentValidationError,docker_users_add",
+            "InvalidData",
+            "Member",
+            "System.Management.Automation.ParameterBindingValidationException",
+        )
+    created = False
+    if "docker-users" not in host.groups:
+        if not host.caller.elevated:
+            raise _access_denied("NewLocalGroup")
+        host.groups["docker-users"] = FakeGroup("docker-users", NEW_GROUP_SID)
+        created = True
+    name, sid = _translate(host, Member)
+    group = host.groups["docker-users"]
+    added = name.lower() not in (m.lower() for m in group.members)
+    if added:
+        if not host.caller.elevated:
+            raise _access_denied("AddLocalGroupMember")
+        group.members.append(name)
+    return {
+        "group_created": created,
+        "member_added": added,
+        "member_sid": sid,
+        "group": docker_users(host),
+    }
+
+
+def boot_state(host: FakeHost) -> dict[str, object]:
+    """Twin of Get-DdpermBootState."""
+    return {
+        "last_boot": host.last_boot.isoformat(),
+        "restart_pending": host.restart_pending,
+        "elevated": host.caller.elevated,
+    }
+
+
+@handles("boot_state")
+def boot_state_job(host: FakeHost) -> dict[str, object]:
+    return boot_state(host)
+
+
+@handles("restart")
+def restart(host: FakeHost, DelaySeconds: int) -> dict[str, object]:
+    if not 5 <= int(DelaySeconds) <= 600:
+        side = (
+            "less than the minimum allowed range of 5"
+            if DelaySeconds < 5
+            else ("greater than the maximum allowed range of 600")
+        )
+        raise ErrorRecord(
+            f"Cannot validate argument on parameter 'DelaySeconds'. The {DelaySeconds} argument "
+            f"is {side}. Supply an argument that is within the range and then try the command "
+            "again.",
+            "ParameterArgumentValidationError,restart",
+            "InvalidData",
+            "DelaySeconds",
+            "System.Management.Automation.ParameterBindingValidationException",
+        )
+    if not host.caller.elevated:  # shutdown.exe exits 5 (access denied)
+        raise ErrorRecord(
+            "shutdown.exe refused to schedule the restart (exit code 5).",
+            "DdpermRestartRefused",
+            "InvalidOperation",
+            "",
+            "System.InvalidOperationException",
+        )
+    result = {
+        "scheduled": True,
+        "last_boot": host.last_boot.isoformat(),
+        "delay_seconds": int(DelaySeconds),
+    }
+    if host.restart_hooks:
+        for hook in host.restart_hooks:
+            hook(int(DelaySeconds))
+    else:
+        host.restart()
+    return result

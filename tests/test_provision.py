@@ -1,0 +1,178 @@
+"""Provisioning a machine end to end: check mode, apply, reboot, second apply, failures."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import pytest
+
+from ddperm.components.policy import RegistryPolicy
+from ddperm.components.vm import VMSpec
+from ddperm.errors import PolicyError
+from ddperm.provision import DesiredState, ElevationRequired, apply, plan
+from ddperm.testing import FakeHost
+from tests.backends import Backend
+
+POLICY = RegistryPolicy(
+    organization="acme",
+    allowed_registries=("docker.io", "registry.acme.example:5000"),
+    fetched_at=datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc),
+)
+DESIRED = DesiredState(
+    docker_users=("alice",),
+    ram_policy=POLICY,
+    vm=VMSpec(cpus=4, memory_bytes=4 * 2**30),
+    engine="running",
+)
+WRITES = {
+    "docker_users_add",
+    "hosts_write",
+    "policy_cache",
+    "features_enable",
+    "bootloader_enable",
+    "restart",
+    "vm_create",
+    "engine_start",
+    "engine_stop",
+}
+
+
+def fresh_machine() -> FakeHost:
+    """A Windows machine before Docker Desktop: no Hyper-V, no group, nothing cached."""
+    fake = FakeHost()
+    for name in ("Microsoft-Hyper-V", "Microsoft-Hyper-V-Hypervisor", "Containers"):
+        fake.features[name] = "Disabled"
+    fake.features["Microsoft-Hyper-V-All"] = "Disabled"
+    fake.hypervisorlaunchtype = None
+    fake.hypervisor_present = False
+    fake.services["vmms"].status = "Stopped"
+    del fake.groups["docker-users"]
+    return fake
+
+
+def _writes(fake: FakeHost) -> list[str]:
+    return [name for name, _ in fake.calls if name in WRITES]
+
+
+def test_check_mode_lists_the_steps_in_order_and_changes_nothing(
+    make_backend: Callable[..., Backend],
+) -> None:
+    fake = fresh_machine()
+    before = copy.deepcopy((fake.features, fake.groups, fake.hypervisorlaunchtype, fake.vms))
+    backend = make_backend(fake)
+    planned = plan(backend.host, DESIRED)
+    assert [s.kind for s in planned.steps] == [
+        "docker_user",
+        "hosts_entry",
+        "ram_policy",
+        "features",
+        "hypervisor_launch",
+        "restart",
+        "vm",
+        "engine",
+    ]
+    features = next(s for s in planned.steps if s.kind == "features")
+    assert features.before == "Disabled,Disabled,Disabled"
+    assert "1. docker_user alice: group missing -> member" in planned.diff()
+    assert _writes(fake) == []
+    assert (fake.features, fake.groups, fake.hypervisorlaunchtype, fake.vms) == before
+
+
+def test_apply_without_reboot_stops_before_the_restart(
+    make_backend: Callable[..., Backend],
+) -> None:
+    fake = fresh_machine()
+    backend = make_backend(fake)
+    result = apply(plan(backend.host, DESIRED), progress=False)
+    statuses = {r.step.kind: r.status for r in result.results}
+    assert result.reboot_required
+    assert not result.ok
+    assert statuses["features"] == "done"
+    assert statuses["restart"] == "not_done"
+    assert statuses["vm"] == "not_done"
+    assert fake.features["Microsoft-Hyper-V"] == "EnablePending"
+    assert fake.vms == []
+    assert [m.lower() for m in fake.groups["docker-users"].members] == ["dev-pc01\\alice"]
+
+
+def test_apply_with_reboot_finishes_and_a_second_apply_changes_nothing(
+    make_backend: Callable[..., Backend],
+) -> None:
+    fake = fresh_machine()
+    backend = make_backend(fake)
+    boot = fake.last_boot
+    result = apply(plan(backend.host, DESIRED), allow_reboot=True, progress=False)
+    assert result.ok, result
+    assert result.rebooted
+    assert fake.last_boot > boot
+    assert fake.features["Microsoft-Hyper-V"] == "Enabled"
+    assert fake.hypervisor_present
+    (vm,) = fake.vms
+    assert (vm.name, vm.processor_count, vm.state) == ("DockerDesktopVM", 4, "Off")
+    assert fake.services["docker"].status == "Running"
+    assert backend.host.policy.read().allowed_registries == POLICY.allowed_registries
+    fake.calls.clear()
+    again = plan(backend.host, DESIRED)
+    assert again.steps == ()
+    second = apply(again, progress=False)
+    assert second.ok
+    assert not second.changed
+    assert _writes(fake) == []
+
+
+def test_a_failure_stops_the_run_and_reports_what_was_and_was_not_done(
+    make_backend: Callable[..., Backend],
+) -> None:
+    fake = fresh_machine()
+    fake.fs.free["C:"] = 2**20  # the VHDX cannot be created: disk full
+    backend = make_backend(fake)
+    result = apply(plan(backend.host, DESIRED), allow_reboot=True, progress=False)
+    statuses = [(r.step.kind, r.status) for r in result.results]
+    assert ("vm", "failed") in statuses
+    assert ("engine", "not_done") in statuses
+    assert result.error is not None
+    assert result.error.startswith("vm:")
+    assert fake.vms == []
+    assert fake.services["docker"].status == "Stopped"
+
+
+def test_not_elevated_is_a_clear_error_and_nothing_changes(
+    make_backend: Callable[..., Backend],
+) -> None:
+    fake = fresh_machine()
+    fake.caller.elevated = False
+    backend = make_backend(fake)
+    with pytest.raises(ElevationRequired, match="requires elevation"):
+        plan(backend.host, DESIRED)
+    assert _writes(fake) == []
+
+
+def test_already_pending_features_only_need_the_restart(
+    make_backend: Callable[..., Backend],
+) -> None:
+    fake = fresh_machine()
+    for name in ("Microsoft-Hyper-V", "Microsoft-Hyper-V-Hypervisor", "Containers"):
+        fake.features[name] = "EnablePending"
+    fake.hypervisorlaunchtype = "Auto"
+    backend = make_backend(fake)
+    kinds = [s.kind for s in plan(backend.host, DesiredState()).steps]
+    assert kinds == ["hosts_entry", "restart"]
+
+
+@pytest.mark.parametrize("member", ["*", "dev?", "DOMAIN\\*", "a;b", "", "x" * 200])
+def test_bad_member_names_are_refused_before_anything_runs(member: str) -> None:
+    with pytest.raises(PolicyError):
+        DesiredState(docker_users=(member,))
+
+
+def test_unknown_account_fails_that_step(make_backend: Callable[..., Backend]) -> None:
+    fake = fresh_machine()
+    backend = make_backend(fake)
+    desired = DesiredState(docker_users=("mallory",), features=(), hypervisor_launch_auto=False)
+    result = apply(plan(backend.host, desired), progress=False)
+    (first, *_rest) = result.results
+    assert first.status == "failed"
+    assert "IdentityNotMappedException" in first.detail
+    assert "docker-users" in fake.groups  # the group was made before the name failed
