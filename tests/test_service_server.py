@@ -381,3 +381,17 @@ def test_an_unforeseen_failure_is_an_internal_error_without_details_for_the_clie
     assert "secret" not in answer.error.message
     record = json.loads(audit.getvalue())
     assert record["unexpected"] == "RuntimeError: secret internal detail"
+
+
+def test_stopping_ends_idle_connections_without_waiting_for_their_deadline(tmp_path: Path) -> None:
+    idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with serve_twin(tmp_path, limits=Limits(read_timeout=600)) as svc:
+        idle.connect(svc.path)
+        idle.sendall(frame({"route": "version"}))
+        reader = idle.makefile("rb")
+        (length,) = struct.unpack(">I", reader.read(4))
+        assert Response.model_validate_json(reader.read(length)).ok  # admitted, now idle
+    idle.settimeout(120)
+    assert reader.read() == b""  # the service closed it when it stopped
+    idle.close()
+    assert svc.audit("stop")

@@ -24,6 +24,7 @@ from ddperm.service.peer import PeerCredentialError, unix_peer
 from ddperm.service.server import Service, ServiceStartError
 
 SOCKET_MODE = 0o660
+_STOP_GRACE_SECONDS = 60.0
 
 
 class SocketStream:
@@ -123,7 +124,7 @@ class UnixListener:
         self._sock: socket.socket | None = None
         self._stop = threading.Event()
         self._accept_thread: threading.Thread | None = None
-        self._open: set[socket.socket] = set()
+        self._open: dict[socket.socket, threading.Thread] = {}
         self._open_lock = threading.Lock()
 
     def start(self) -> None:
@@ -136,6 +137,7 @@ class UnixListener:
         self.service.audit.record("start", address=str(self.path), group=self.group)
 
     def stop(self) -> None:
+        """Stop accepting, end idle connections, and let running jobs finish."""
         self._stop.set()
         if self._accept_thread is not None:
             self._accept_thread.join()
@@ -143,9 +145,11 @@ class UnixListener:
             self._sock.close()
             self.path.unlink(missing_ok=True)
         with self._open_lock:
-            for conn in self._open:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
+            open_now = dict(self._open)
+        for conn, thread in open_now.items():
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RD)  # a blocked read ends; a job's answer still goes out
+            thread.join(_STOP_GRACE_SECONDS)
         self.service.audit.record("stop", address=str(self.path))
 
     def _accept_loop(self, listening: socket.socket) -> None:
@@ -154,28 +158,27 @@ class UnixListener:
                 conn, _ = listening.accept()
             except TimeoutError:
                 continue
-            except OSError:
-                if self._stop.is_set():
-                    return
+            except OSError:  # e.g. out of file descriptors: back off instead of spinning
+                self._stop.wait(0.1)
                 continue
-            conn.settimeout(self.service.limits.read_timeout)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            with self._open_lock:
+                self._open[conn] = thread
+            thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
         stream = SocketStream(conn, self.service.limits.read_timeout)
         try:
-            peer = unix_peer(conn)
-        except (OSError, PeerCredentialError) as exc:
-            self.service.audit.record("connection_refused", reason=f"no peer credentials: {exc}")
-            stream.close()
-            return
-        with self._open_lock:
-            self._open.add(conn)
-        try:
+            try:
+                peer = unix_peer(conn)
+            except (OSError, PeerCredentialError) as exc:
+                self.service.audit.record("connection_refused", reason=f"no credentials: {exc}")
+                stream.close()
+                return
             self.service.serve_client(stream, peer, group_id=str(self.gid), group=self.group)
         finally:
             with self._open_lock:
-                self._open.discard(conn)
+                self._open.pop(conn, None)
 
 
 def group_id(name: str) -> int:
