@@ -189,6 +189,16 @@ def test_read_only_file_is_refused_and_stays_read_only(
     assert make_backend(fake).host.hosts_file.status().readonly
 
 
+def test_read_only_file_already_in_sync_is_left_alone(make_backend: Callable[..., Backend]) -> None:
+    """Users asked Docker not to write when the entries are already right (for-win #2292)."""
+    fake = seeded(SECTION + STOCK_HOSTS)
+    fake.fs.file_data(HOSTS_PATH).readonly = True
+    host = make_backend(fake).host
+    assert not host.hosts_file.ensure().changed
+    assert [name for name, _ in fake.calls] == ["hosts_read"]
+    assert host.hosts_file.status().ok
+
+
 def test_locked_file_is_refused(make_backend: Callable[..., Backend]) -> None:
     fake = seeded()
     fake.fs.file_data(HOSTS_PATH).locked = True  # antivirus or an editor, sharing nothing
