@@ -55,7 +55,11 @@ class Farm:
 
     def close(self) -> None:
         self._in.close()
-        self.process.wait(timeout=60)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 class _Sent(Exception):
@@ -100,7 +104,7 @@ def raw_health(options: dict[str, Any]) -> str:
             ps.add_parameter(name, value)
         output = ps.invoke()
         if ps.had_errors:
-            raise RuntimeError("health failed on the twin")
+            raise RuntimeError(f"health failed on the twin: {ps.streams.error[:1]}")
     return str(output[0])
 
 
@@ -167,18 +171,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
-    rows = [run_size(int(n), args.concurrency, args.repeats) for n in args.sizes.split(",")]
     header = (
         "| hosts | ddperm s | raw pypsrp s | ratio | hosts/s | script runs/host "
         "| HTTP req/host | client KiB/open conn | s per host |"
     )
     print(header)
-    print("|---" * 9 + "|")
-    for r in rows:
+    print("|---" * 9 + "|", flush=True)
+    for size in args.sizes.split(","):
+        r = run_size(int(size), args.concurrency, args.repeats)
         print(
             f"| {r['hosts']:.0f} | {r['ddperm_s']:.2f} | {r['floor_s']:.2f} | {r['ratio']:.2f} "
             f"| {r['hosts_per_s']:.1f} | {r['round_trips']:.2f} | {r['http_per_host']:.1f} "
-            f"| {r['kib_per_conn']:.0f} | {r['ddperm_s'] / r['hosts']:.4f} |"
+            f"| {r['kib_per_conn']:.0f} | {r['ddperm_s'] / r['hosts']:.4f} |",
+            flush=True,
         )
     print(f"\nconcurrency {args.concurrency}, {args.repeats} interleaved repeats, medians")
     return 0

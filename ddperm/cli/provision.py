@@ -1,0 +1,154 @@
+"""``ddperm provision HOST --check | --apply``: bring a developer machine to a desired state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from ddperm.cli import app
+from ddperm.cli.connection import (
+    AskPassword,
+    AuthOpt,
+    CACert,
+    Encryption,
+    Https,
+    Insecure,
+    Password,
+    Port,
+    User,
+    make_target,
+    password_from,
+)
+from ddperm.components.vm import GIB, VMSpec
+from ddperm.errors import DdpermError
+from ddperm.provision import ApplyResult, DesiredState, Plan, apply, plan
+
+console = Console(highlight=False)
+
+
+def desired_state(
+    file: Path | None,
+    docker_users: list[str],
+    create_vm: bool,
+    cpus: int,
+    memory_gib: int,
+    disk_gib: int,
+    data_folder: str | None,
+    engine: str | None,
+) -> DesiredState:
+    """The desired state from a JSON file (if given), then the flags on top of it."""
+    data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8")) if file else {}
+    if docker_users:
+        data["docker_users"] = docker_users
+    if create_vm:
+        spec: dict[str, Any] = {
+            "cpus": cpus,
+            "memory_bytes": memory_gib * GIB,
+            "disk_size_bytes": disk_gib * GIB,
+        }
+        if data_folder:
+            spec["data_folder"] = data_folder
+        data["vm"] = VMSpec(**spec)
+    if engine:
+        data["engine"] = engine
+    return DesiredState.model_validate(data)
+
+
+def _plan_table(planned: Plan) -> Table:
+    table = Table(title="plan (nothing changed yet)", title_justify="left")
+    for column in ("#", "step", "target", "before", "after"):
+        table.add_column(column)
+    for i, step in enumerate(planned.steps, 1):
+        table.add_row(str(i), step.kind, step.target, step.before, step.after)
+    return table
+
+
+def _result_table(result: ApplyResult) -> Table:
+    table = Table(title="apply", title_justify="left")
+    for column in ("step", "target", "status", "detail"):
+        table.add_column(column)
+    colours = {"done": "green", "failed": "red", "not_done": "yellow"}
+    for r in result.results:
+        status = f"[{colours[r.status]}]{r.status}[/]"
+        table.add_row(r.step.kind, r.step.target, status, r.detail)
+    return table
+
+
+@app.command(name="provision")
+def provision_command(
+    host: Annotated[str, typer.Argument(help="Host name or address of the Windows machine.")],
+    check: Annotated[bool, typer.Option("--check", help="Show the plan, change nothing.")] = False,
+    do_apply: Annotated[bool, typer.Option("--apply", help="Carry the plan out.")] = False,
+    allow_reboot: Annotated[
+        bool, typer.Option("--allow-reboot", help="Restart Windows when a step needs it.")
+    ] = False,
+    desired_file: Annotated[
+        Path | None, typer.Option("--desired", help="JSON file with the desired state.")
+    ] = None,
+    docker_user: Annotated[
+        list[str] | None, typer.Option("--docker-user", help="Account for docker-users.")
+    ] = None,
+    vm: Annotated[bool, typer.Option("--vm", help="Create DockerDesktopVM.")] = False,
+    cpus: Annotated[int, typer.Option(help="VM CPUs.")] = 2,
+    memory_gib: Annotated[int, typer.Option(help="VM memory, GiB.")] = 2,
+    disk_gib: Annotated[int, typer.Option(help="VM disk, GiB.")] = 64,
+    data_folder: Annotated[str | None, typer.Option(help="Folder for the VHDX.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Windows engine: running or stopped.")] = None,
+    port: Port = None,
+    https: Https = True,
+    auth: AuthOpt = "negotiate",
+    user: User = None,
+    password: Password = None,
+    ask_password: AskPassword = False,
+    ca_cert: CACert = None,
+    insecure: Insecure = False,
+    encryption: Encryption = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Compare HOST with the desired state (--check) or make it so (--apply).
+
+    Exit codes: 0 in the desired state (or applied), 1 changes pending (--check), a
+    step failed, or a restart is needed but --allow-reboot was not given.
+    """
+    if check == do_apply:
+        raise typer.BadParameter("give exactly one of --check and --apply")
+    try:
+        desired = desired_state(
+            desired_file, docker_user or [], vm, cpus, memory_gib, disk_gib, data_folder, engine
+        )
+    except (ValidationError, ValueError, DdpermError) as exc:
+        raise typer.BadParameter(f"desired state: {exc}") from exc
+    target = make_target(
+        host,
+        port=port,
+        https=https,
+        auth=auth,
+        user=user,
+        password=password_from(password, ask_password),
+        ca_cert=ca_cert,
+        insecure=insecure,
+        encryption=encryption,
+    )
+    try:
+        with target.connect() as connection:
+            planned = plan(connection, desired)
+            if not planned.steps:
+                console.print(f"{host}: already in the desired state; nothing to do")
+                raise typer.Exit(0)
+            console.print(_plan_table(planned))
+            if check:
+                raise typer.Exit(1)
+            result = apply(planned, allow_reboot=allow_reboot, progress=not quiet)
+    except DdpermError as exc:
+        console.print(f"[red]{type(exc).__name__}[/]: {exc}")
+        raise typer.Exit(1) from None
+    console.print(_result_table(result))
+    if result.reboot_required:
+        console.print("Windows must restart to finish; run again with --allow-reboot.")
+    raise typer.Exit(0 if result.ok else 1)
