@@ -331,3 +331,30 @@ def test_host_side_constants_equal_the_planners() -> None:
     assert hostsfile.MAX_BYTES == 8 * 2**20
     for marker in (BEGIN, END, *hostsfile.DOCKER_HEADERS):
         assert marker.decode().lower() in text
+
+
+# Get-DdpermHostsStatus decides in_sync without the planner: the file (after a BOM) starts
+# with the section in some line ending, the rest has no marker line, and the rest's dominant
+# line ending is that one. This port of its logic checks that it agrees with plan().
+_PS_MARKERS = re.compile(
+    rb"^[ \t\r]*(# added by ddperm|# end of ddperm section)[ \t\r]*$", re.I | re.M
+)
+
+
+def _ps_in_sync(data: bytes) -> bool:
+    body = data[3:] if data.startswith(UTF8_BOM) else data
+    for eol in (b"\r\n", b"\n"):
+        head = section(eol)
+        rest = body[len(head) :]
+        if body.startswith(head) and not _PS_MARKERS.search(rest):
+            crlf = rest.count(b"\r\n")
+            if (b"\n" if rest.count(b"\n") - crlf > crlf else b"\r\n") == eol:
+                return True
+    return False
+
+
+@given(mixed_file, st.sampled_from([b"", b"\n", b"\r\n", b"x", b"# End of ddperm section"]))
+def test_property_host_side_in_sync_agrees_with_the_planner(data: bytes, extra: bytes) -> None:
+    for candidate in (data, plan(data), plan(data) + extra, extra + plan(data)):
+        if not candidate.startswith(_WIDE_BOMS):
+            assert _ps_in_sync(candidate) == facts(candidate).in_sync
