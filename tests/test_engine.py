@@ -7,10 +7,12 @@ import math
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ddperm.components.engine import EngineStatus, ServiceStartType, ServiceStatus
 from ddperm.errors import HostError, PolicyError
-from ddperm.testing import ErrorRecord, FakeHost
+from ddperm.testing import ErrorRecord, FakeHost, twin_host
 from ddperm.testing.jobs.engine import engine_status
 from tests.backends import Backend
 
@@ -265,3 +267,58 @@ def test_the_engine_scripts_bind_no_other_parameter(name: str) -> None:
         fake.execute("engine_start", {name: "x"})
     assert caught.value.fqid == "NamedParameterNotFound,engine_start"
     assert fake.services["docker"].status == "Stopped"
+
+
+# -- property: ensure-style start and stop over every seeded state ------------------------
+
+_STATUSES = [s.value for s in ServiceStatus]
+
+
+@settings(max_examples=150)
+@given(
+    status=st.sampled_from(_STATUSES),
+    start_type=st.sampled_from(["Automatic", "Manual", "Disabled"]),
+    start_seconds=st.integers(0, 120),
+    stop_seconds=st.integers(0, 120),
+    timeout=st.integers(1, 600),
+    elevated=st.booleans(),
+    operation=st.sampled_from(["start", "stop"]),
+)
+def test_ensure_start_and_stop_reach_their_state_or_fail_cleanly(
+    status: str,
+    start_type: str,
+    start_seconds: int,
+    stop_seconds: int,
+    timeout: int,
+    elevated: bool,
+    operation: str,
+) -> None:
+    fake = FakeHost()
+    service = fake.services["docker"]
+    service.status, service.start_type = status, start_type
+    service.start_seconds, service.stop_seconds = start_seconds, stop_seconds
+    fake.caller.elevated = elevated
+    target = ServiceStatus.RUNNING if operation == "start" else ServiceStatus.STOPPED
+    error: HostError | None = None
+    try:
+        change = getattr(twin_host(fake).engine, operation)(timeout=timeout)
+    except HostError as caught:
+        error = caught
+    if error is not None:
+        if error.error_id == "DdpermServiceTimeout":
+            assert service.status.endswith("Pending")
+        else:
+            assert error.error_id in ("CouldNotStartService", "CouldNotStopService")
+            assert service.status in (status, "Stopped", "Running")  # a settled state
+            refusable = operation == "start" and (start_type == "Disabled" or status == "Paused")
+            assert not elevated or refusable
+        return
+    assert change.before.status == ServiceStatus(status)
+    assert change.after.status is target
+    assert service.status == target.value
+    assert change.changed == (status != target.value)
+    needs_start = operation == "start" and status in ("Stopped", "Paused", "StopPending")
+    if needs_start:
+        assert start_type != "Disabled"
+        assert elevated
+    assert not (operation == "start" and status == "Paused")
