@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import pty
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -204,3 +206,26 @@ def test_text_that_is_not_a_vetted_script_is_refused(agent: Agent, fake: FakeHos
     frame = json.loads(done.stdout)
     assert frame["error"]["fully_qualified_error_id"] == "DdpermStandInUnvettedScript"
     assert fake.calls == []
+
+
+def test_errors_are_plain_text_when_stderr_is_a_console() -> None:
+    controller, console = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, str(STANDIN), "-EncodedCommand", encoded("Get-Nothing")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=console,
+            check=False,
+            timeout=60,
+        )
+        os.close(console)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once everything written was read
+            while chunk := os.read(controller, 65536):
+                shown += chunk
+    finally:
+        os.close(controller)
+    assert done.returncode == 1
+    assert b"The term 'Get-Nothing' is not recognized" in shown
+    assert b"CLIXML" not in shown
