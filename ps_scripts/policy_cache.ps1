@@ -55,7 +55,8 @@ try {
     }
     Set-DdpermPolicyAcl -Path $temp -Folder $false
     if ([System.IO.File]::Exists($DdpermPolicyFile)) {
-        [System.IO.File]::Replace($temp, $DdpermPolicyFile, $null)
+        # No backup; [NullString] because PowerShell would pass $null as an empty path.
+        [System.IO.File]::Replace($temp, $DdpermPolicyFile, [System.Management.Automation.Language.NullString]::Value)
     } else {
         [System.IO.File]::Move($temp, $DdpermPolicyFile)
     }

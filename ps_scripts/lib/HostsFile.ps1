@@ -16,7 +16,11 @@ $DdpermRegexOptions = [System.Text.RegularExpressions.RegexOptions]'IgnoreCase, 
 function New-DdpermHostsError {
     # An ErrorRecord whose FullyQualifiedErrorId is exactly $Id; the cause stays inside.
     param([string]$Id, [string]$Message, [string]$Category, [string]$Target, $Cause)
-    $exception = New-Object System.InvalidOperationException @($Message, $Cause)
+    if ($null -eq $Cause) {
+        $exception = New-Object System.InvalidOperationException $Message
+    } else {
+        $exception = New-Object System.InvalidOperationException @($Message, $Cause)
+    }
     return New-Object System.Management.Automation.ErrorRecord @(
         $exception, $Id, [System.Management.Automation.ErrorCategory]$Category, $Target)
 }
