@@ -142,6 +142,15 @@ BAD: list[tuple[str, str, str, str]] = [
         "not-allowlisted",
         "job",
         "#BODY",
+        "CimCmdlets\\Invoke-CimMethod -InputObject $o -MethodName 'SetIntegerElement'"
+        " -Arguments @{ Type = [uint32]0x16000049; Integer = [uint64]1 }",
+    ),
+    ("not-allowlisted", "job", "#BODY", "cmd.exe /c dir"),
+    ("not-allowlisted", "job", "#BODY", "C:\\Windows\\System32\\shutdown.exe /r /t 5"),
+    (
+        "not-allowlisted",
+        "job",
+        "#BODY",
         "CimCmdlets\\Invoke-CimMethod -InputObject $o -MethodName $m",
     ),
     ("not-allowlisted", "job", "#BODY", "VMware.VimAutomation.Core\\Get-VM -Name $VMName"),
@@ -350,6 +359,9 @@ GOOD_SNIPPETS = [
     "$x = [System.IO.Path]::Combine('C:\\', 'x')",
     "$e = CimCmdlets\\Invoke-CimMethod -InputObject $s -MethodName 'GetElement' -Arguments @{}",
     "$a = @{ Type = [uint32]0x250000F0 }",
+    "$s = CimCmdlets\\Invoke-CimMethod -InputObject $o -MethodName 'SetIntegerElement'"
+    " -Arguments @{ Type = [uint32]0x250000F0; Integer = [uint64]1 }",
+    "$null = shutdown.exe /r /t 10",
     "$s = @(3, 1) | Sort-Object -Descending",
     "$d = (Get-Date).ToUniversalTime().ToString('o')",
     "$o = [ordered]@{ vm_state = 'x'; 'disk_size' = 1; nested = @{ Any = 1 } }",

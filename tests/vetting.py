@@ -97,8 +97,8 @@ ALLOWLIST = (
     ),
     Family(
         "Microsoft.PowerShell.Management",
-        "Test-Path Get-ChildItem",
-        "existence checks and folder listings (files, registry keys); read-only, -LiteralPath",
+        "Test-Path Get-Item Get-ChildItem",
+        "existence checks, link checks and folder listings; read-only, -LiteralPath",
     ),
     Family(
         "Microsoft.PowerShell.Management",
@@ -141,6 +141,16 @@ ALLOWLIST = (
         "move, resize and compact the DockerDesktopVM disk (vhd_*)",
     ),
     Family(
+        "Microsoft.PowerShell.LocalAccounts",
+        "Get-LocalGroup Get-LocalGroupMember New-LocalGroup Add-LocalGroupMember",
+        "the docker-users group: create it, add one account, compared by SID",
+    ),
+    Family(
+        "",
+        "shutdown.exe",
+        "native: schedule the restart that completes feature changes (restart.ps1, /r /t N)",
+    ),
+    Family(
         "Dism",
         "Get-WindowsOptionalFeature Enable-WindowsOptionalFeature Disable-WindowsOptionalFeature",
         "Windows optional features (Hyper-V, Containers, VirtualMachinePlatform)",
@@ -149,6 +159,7 @@ ALLOWLIST = (
 CORE_MODULES = frozenset(
     f"microsoft.powershell.{name}" for name in ("core", "utility", "management", "security")
 )
+_BARE_OK = CORE_MODULES | {""}  # native programs (module "") have no qualified form
 
 # Forbidden outright, whatever module qualifier is written (aliases included).
 _EXECUTE = "invoke-expression iex add-type start-process saps start invoke-command icm"
@@ -162,8 +173,14 @@ _PROCESS = "diagnostics.process diagnostics.processstartinfo reflection.assembly
 _RUNSPACE = "powershell management.automation.powershell runspacefactory"
 FORBIDDEN_TYPES = frozenset(f"{_NETWORK} {_PROCESS} {_RUNSPACE}".split())
 _SCRIPTBLOCK = frozenset({"scriptblock", "management.automation.scriptblock"})  # no ::Create
-# WMI methods Invoke-CimMethod may call (-MethodName a literal): reading BCD elements.
-CIM_METHODS = frozenset({"openstore", "openobject", "getelement"})
+# WMI methods Invoke-CimMethod may call (-MethodName a literal) -> text its -Arguments must
+# hold: read BCD elements; write only hypervisorlaunchtype (0x250000F0, bootloader_enable).
+CIM_METHODS = {
+    "openstore": "",
+    "openobject": "",
+    "getelement": "",
+    "setintegerelement": "0x250000f0",
+}
 # File cmdlets must name their target with -LiteralPath, so no path acts as a wildcard.
 _FILE_READ = "test-path get-item get-childitem get-content get-itemproperty get-acl get-filehash"
 _FILE_WRITE = "set-content add-content move-item copy-item remove-item rename-item set-acl"
@@ -437,7 +454,7 @@ class _Vetter:
         elif bare in self.known:
             pass
         elif _MODULE_NOUN.match(bare) or (
-            bare in _BARE_MODULE and _BARE_MODULE[bare] not in CORE_MODULES
+            bare in _BARE_MODULE and _BARE_MODULE[bare] not in _BARE_OK
         ):
             self.out.append(_violation(UNQUALIFIED, node))
         elif bare not in _BARE_MODULE:
@@ -454,7 +471,9 @@ class _Vetter:
             self.out.append(_violation(LITERAL_PATH, node))
         if bare == "invoke-cimmethod":
             method = arguments.get("methodname")
-            if method is None or _text(method).strip("'\"").lower() not in CIM_METHODS:
+            wanted = CIM_METHODS.get("" if method is None else _text(method).strip("'\"").lower())
+            given = arguments.get("arguments")
+            if wanted is None or wanted not in ("" if given is None else _text(given).lower()):
                 self.out.append(_violation(NOT_ALLOWLISTED, node))
         if module == "hyper-v" or (not module and bare in self.hyperv_functions):
             self._vm_name_arguments(node, bare, arguments)
