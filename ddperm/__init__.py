@@ -4,6 +4,7 @@ Every job is a vetted PowerShell script, run locally or over PowerShell Remoting
 with inputs checked by a guard and answers validated as pydantic models.
 """
 
+from ddperm.components.policy import RegistryPolicy
 from ddperm.components.vm import VMSpec
 from ddperm.errors import (
     AuthenticationError,
@@ -27,6 +28,7 @@ __all__ = [
     "HostError",
     "OutputError",
     "PolicyError",
+    "RegistryPolicy",
     "RetryPolicy",
     "TransportError",
     "VMSpec",
