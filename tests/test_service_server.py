@@ -22,6 +22,7 @@ from ddperm.service.client import ServiceError
 from ddperm.service.framing import encode_frame
 from ddperm.service.peer import Peer
 from ddperm.service.protocol import Response
+from ddperm.service.unix_socket import SocketStream
 from ddperm.testing import FakeHost, twin_host
 from tests.test_service_helpers import Running, own_group, serve_twin
 
@@ -395,3 +396,38 @@ def test_stopping_ends_idle_connections_without_waiting_for_their_deadline(tmp_p
     assert reader.read() == b""  # the service closed it when it stopped
     idle.close()
     assert svc.audit("stop")
+
+
+def _frames(data: bytes) -> list[Response]:
+    answers = []
+    while data:
+        (length,) = struct.unpack(">I", data[:4])
+        answers.append(Response.model_validate_json(data[4 : 4 + length]))
+        data = data[4 + length :]
+    return answers
+
+
+@pytest.mark.parametrize("admitted", [True, False])
+def test_a_request_read_to_identify_the_client_runs_only_after_admission(admitted: bool) -> None:
+    """Named pipes yield the client's token only after a read: that first request waits."""
+    fake = FakeHost()
+    server, client = socket.socketpair()
+    client.sendall(frame({"route": "version", "id": "second"}))
+    client.shutdown(socket.SHUT_WR)
+    peer = _peer() if admitted else Peer("dev", "1000", ("users",), ("100",))
+    with twin_host(fake) as host:
+        Service(host, AuditLog(io.StringIO())).serve_client(
+            SocketStream(server, 5.0),
+            peer,
+            group_id="999",
+            group="docker-users",
+            first_request=b'{"route": "hyperv.status", "id": "first"}',
+        )
+    answers = _frames(client.makefile("rb").read())
+    client.close()
+    if admitted:
+        assert [(a.id, a.ok) for a in answers] == [("first", True), ("second", True)]
+        assert [c[0] for c in fake.calls] == ["hyperv_status", "version"]
+    else:
+        assert [a.error.code for a in answers if a.error] == ["forbidden"]
+        assert fake.calls == []

@@ -73,10 +73,19 @@ class Service:
         self._job_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.limits.max_connections)
 
-    def serve_client(self, stream: Stream, peer: Peer, *, group_id: str, group: str) -> None:
+    def serve_client(
+        self,
+        stream: Stream,
+        peer: Peer,
+        *,
+        group_id: str,
+        group: str,
+        first_request: bytes | None = None,
+    ) -> None:
         """Admit administrators and ``group`` members (a bounded number at once) and serve them.
 
-        ``peer`` is what the operating system reported for the connection.
+        ``peer`` is what the operating system reported for the connection;
+        ``first_request`` is a request already read to learn it (named pipes).
         """
         if not is_authorized(peer, group_id):
             self.audit.record("connection_refused", peer=peer, reason=f"not in {group}")
@@ -87,9 +96,15 @@ class Service:
             _refuse(stream, "busy", "too many connections; try again later")
             return
         try:
-            self.serve_connection(stream, peer)
+            self.serve_connection(stream, peer, first_request)
         finally:
             self._slots.release()
+
+    def read_request(self, stream: Stream) -> bytes | None:
+        """One request frame within the limits; ``None`` when the client closed."""
+        return read_frame(
+            stream, limit=self.limits.max_request_bytes, timeout=self.limits.read_timeout
+        )
 
     def handle(self, body: bytes, peer: Peer) -> Response:
         """Answer one framed request body; every request is audited, whatever its fate."""
@@ -133,16 +148,16 @@ class Service:
         )
         return response
 
-    def serve_connection(self, stream: Stream, peer: Peer) -> None:
+    def serve_connection(
+        self, stream: Stream, peer: Peer, first_request: bytes | None = None
+    ) -> None:
         """Answer framed requests until the client closes, stalls, or breaks the framing."""
+        pending = first_request
         try:
             while True:
                 try:
-                    body = read_frame(
-                        stream,
-                        limit=self.limits.max_request_bytes,
-                        timeout=self.limits.read_timeout,
-                    )
+                    body = pending if pending is not None else self.read_request(stream)
+                    pending = None
                 except FrameError as exc:
                     self.audit.record(
                         "request", peer=peer, route=None, outcome=exc.code, error=exc.message

@@ -84,6 +84,7 @@ if sys.platform == "win32":
     import win32security
     import winerror
 
+    from ddperm.service.framing import FrameError
     from ddperm.service.peer import Peer
     from ddperm.service.server import Service, ServiceStartError
 
@@ -274,8 +275,8 @@ if sys.platform == "win32":
                     # ERROR_PIPE_CONNECTED (a client was already there) instead of raising.
                     result = win32pipe.ConnectNamedPipe(handle, overlapped)
                 except pywintypes.error:
-                    win32file.CloseHandle(handle)
-                    handle = self._instance(first=False)
+                    broken, handle = handle, self._instance(first=False)
+                    win32file.CloseHandle(broken)  # after: the pipe name never goes away
                     continue
                 if result == winerror.ERROR_PIPE_CONNECTED:
                     win32event.SetEvent(overlapped.hEvent)
@@ -286,15 +287,30 @@ if sys.platform == "win32":
                     win32file.CancelIo(handle)
                     win32file.CloseHandle(handle)
                     return
-                threading.Thread(target=self._serve, args=(handle,), daemon=True).start()
-                handle = self._instance(first=False)
+                # The next instance exists before this one is handed over, so the name is
+                # always ours and nobody can create the pipe in between (squatting).
+                connected, handle = handle, self._instance(first=False)
+                threading.Thread(target=self._serve, args=(connected,), daemon=True).start()
 
         def _serve(self, handle: Any) -> None:
+            # Windows gives the client's token only once a message has been read from the
+            # pipe, so the first request is read before identifying (and admitting) anyone.
             stream = PipeStream(handle, self.service.limits.read_timeout, server=True)
+            try:
+                first = self.service.read_request(stream)
+            except (FrameError, OSError) as exc:
+                self.service.audit.record("connection_refused", reason=f"before identity: {exc}")
+                stream.close()
+                return
+            if first is None:
+                stream.close()
+                return
             try:
                 peer = pipe_peer(handle, self.group_sid)
             except pywintypes.error as exc:  # impersonation failed: never act for this client
                 self.service.audit.record("connection_refused", reason=f"impersonation: {exc}")
                 stream.close()
                 return
-            self.service.serve_client(stream, peer, group_id=self.group_sid, group=self.group)
+            self.service.serve_client(
+                stream, peer, group_id=self.group_sid, group=self.group, first_request=first
+            )
