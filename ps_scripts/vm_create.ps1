@@ -39,6 +39,7 @@ $diskCreated = $false
 $vm = $null
 try {
     $createdFolders = New-DdpermFolder -Path $folder
+    [void](Assert-DdpermSafePath -Path $vhdx -What 'VM disk')  # again, right before vmms writes
     $diskCreated = $true  # from here on a (possibly partial) disk file is ours to remove
     [void](Hyper-V\New-VHD -Path $vhdx -SizeBytes $DiskSizeBytes -Dynamic)
     $vm = Hyper-V\New-VM -Name $VMName -Generation 2 -MemoryStartupBytes $MemoryStartupBytes -NoVHD

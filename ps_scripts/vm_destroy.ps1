@@ -28,6 +28,8 @@ if ($null -ne $vm) {
     foreach ($disk in $disks) {
         $ours = [System.IO.Path]::GetFileName($disk) -eq 'DockerDesktop.vhdx'
         if ($ours -and (Microsoft.PowerShell.Management\Test-Path -LiteralPath $disk)) {
+            # Again right before the delete: Remove-VM took time a link could be planted in.
+            [void](Assert-DdpermSafePath -Path $disk -What 'VM disk')
             Microsoft.PowerShell.Management\Remove-Item -LiteralPath $disk
             $deleted += $disk
         } else {

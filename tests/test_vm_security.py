@@ -14,7 +14,7 @@ from ddperm.components.vm import VMSpec
 from ddperm.errors import HostError, PolicyError
 from ddperm.guard import SYSTEM_FOLDERS, VM_NAME, check_path, pin_vm_name
 from ddperm.scripts import ScriptRegistry, script_root
-from ddperm.testing import ErrorRecord, FakeFileSystem, FakeHost, twin_host
+from ddperm.testing import ErrorRecord, FakeFileSystem, FakeHost, FakeVM, twin_host
 from ddperm.testing.fs import SYSTEM
 from ddperm.testing.jobs.hyperv import HOST_SYSTEM_FOLDERS, assert_safe_path, seed_docker_vm
 from tests import vetting
@@ -471,4 +471,53 @@ def test_the_scripts_recheck_paths_when_python_is_bypassed(destination: str, fqi
     with pytest.raises(ErrorRecord) as info:
         fake.execute("vm_create", create)
     assert info.value.fqid == fqid
+    assert fake.vms == []
+
+
+# -- links planted while a job runs (the re-check right before the write or delete) -------
+
+
+class _PlantOnRemove(list[FakeVM]):
+    """Host.vms whose Remove-VM takes long enough for an attacker to plant a link."""
+
+    def __init__(self, items: list[FakeVM], plant: Callable[[], None]) -> None:
+        super().__init__(items)
+        self.plant = plant
+
+    def remove(self, item: FakeVM) -> None:
+        super().remove(item)
+        self.plant()
+
+
+def test_destroy_rechecks_the_disk_after_remove_vm(twin: Backend) -> None:
+    fake = _with_victim(twin)
+    seed_docker_vm(fake)
+
+    def plant() -> None:
+        fake.fs.remove(DISK)
+        fake.fs.symlink(DISK, VICTIM)
+
+    fake.vms = _PlantOnRemove(fake.vms, plant)
+    with pytest.raises(HostError) as info:
+        twin.host.vm.destroy()
+    assert _host_refusal(info) == "DdpermReparsePoint"
+    assert fake.fs.read_bytes(VICTIM) == b"MZ system dll"
+
+
+def test_create_rechecks_the_disk_path_after_making_the_folder(twin: Backend) -> None:
+    fake = _with_victim(twin)
+    folder = r"C:\Users\dev\dd\vm"
+    make_folder = fake.fs.mkdir
+
+    def mkdir_then_plant(path: str, **kwargs: bool) -> None:
+        make_folder(path, **kwargs)
+        if path == folder:
+            fake.fs.mkdir = make_folder  # type: ignore[method-assign]
+            fake.fs.symlink(folder + r"\DockerDesktop.vhdx", VICTIM)
+
+    fake.fs.mkdir = mkdir_then_plant  # type: ignore[method-assign]
+    with pytest.raises(HostError) as info:
+        twin.host.vm.create(VMSpec(data_folder=folder))
+    assert _host_refusal(info) == "DdpermReparsePoint"
+    assert fake.fs.read_bytes(VICTIM) == b"MZ system dll"
     assert fake.vms == []

@@ -380,6 +380,7 @@ def vm_create(
     vm: FakeVM | None = None
     try:
         host.fs.mkdir(folder)
+        assert_safe_path(host.fs, vhdx, "VM disk")  # the script checks again before New-VHD
         _new_vhd(host, vhdx, DiskSizeBytes)
         vm = FakeVM(VMName, memory_startup_bytes=MemoryStartupBytes, processor_count=1)
         host.vms.append(vm)  # New-VM
@@ -487,6 +488,7 @@ def vm_destroy(host: FakeHost, VMName: str) -> dict[str, object]:
         host.vms.remove(vm)  # Remove-VM
         for disk in disks:
             if disk.rsplit("\\", 1)[1] == VM_DISK_NAME and host.fs.exists(disk):
+                assert_safe_path(host.fs, disk, "VM disk")  # again, right before the delete
                 try:
                     host.fs.remove(disk)
                 except FsError as error:
