@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -10,11 +11,18 @@ from hypothesis import strategies as st
 
 from ddperm.components.checks import (
     DEFAULT_REQUIRED_FEATURES,
+    FEATURE_NAME,
+    MAX_FEATURES,
+    BootloaderStatus,
+    CheckError,
     FeaturesReport,
     FeatureState,
+    HyperVStatus,
     LaunchType,
 )
 from ddperm.errors import HostError, PolicyError
+from ddperm.model import HostModel
+from ddperm.scripts import script_root
 from ddperm.testing import FakeHost
 from ddperm.testing.errors import ErrorRecord
 from tests.backends import Backend
@@ -299,3 +307,31 @@ def test_error_ids_do_not_change_with_the_display_language(
     )
     if culture != "en-US":  # the display text really is localised, and ignored
         assert dism.value.message != "The requested operation requires elevation."
+
+
+def _output_keys(library: str, function: str) -> list[str]:
+    """Keys of the last ``[ordered]@{...}`` a library function writes."""
+    body = library.split(f"function {function} {{", 1)[1].split("\nfunction ", 1)[0]
+    last = body.rsplit("[ordered]@{", 1)[1].split("}", 1)[0]
+    return re.findall(r"(\w+)\s*=", last)
+
+
+@pytest.mark.parametrize(
+    ("function", "model"),
+    [
+        ("Get-DdpermHyperVStatus", HyperVStatus),
+        ("Get-DdpermBootloaderStatus", BootloaderStatus),
+        ("Get-DdpermFeaturesReport", FeaturesReport),
+        ("ConvertTo-DdpermCheckError", CheckError),
+    ],
+)
+def test_library_output_keys_are_the_model_fields(function: str, model: type[HostModel]) -> None:
+    library = (script_root() / "lib" / "Checks.ps1").read_text()
+    assert _output_keys(library, function) == list(model.model_fields)
+
+
+@pytest.mark.parametrize("script", ["features_check.ps1", "health.ps1"])
+def test_scripts_validate_feature_names_like_the_python_guard(script: str) -> None:
+    text = (script_root() / script).read_text()
+    assert re.findall(r"\[ValidatePattern\('([^']*)'\)\]", text) == [f"^{FEATURE_NAME.pattern}\\z"]
+    assert re.findall(r"\[ValidateCount\((\d+), (\d+)\)\]", text) == [("1", str(MAX_FEATURES))]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 import pytest
 
 from ddperm import hostsfile
-from ddperm.components.health import HealthReport
+from ddperm.components.health import HealthReport, _RawHealth
 from ddperm.components.policy import RegistryPolicy
+from ddperm.scripts import script_root
 from ddperm.testing import HOSTS_PATH, FakeHost
 from ddperm.testing.fs import EVERYONE
 from ddperm.testing.jobs.hyperv import seed_docker_vm
@@ -273,3 +275,9 @@ def test_health_does_not_change_with_the_display_language(
         return without_messages(make_backend(fake).host.health().model_dump())
 
     assert report(culture) == report("en-US")
+
+
+def test_health_script_writes_every_check_the_model_reads() -> None:
+    text = (script_root() / "health.ps1").read_text()
+    written = list(dict.fromkeys(re.findall(r"\$report\.(\w+) = ", text)))
+    assert written == list(_RawHealth.model_fields) == list(HealthReport.model_fields)[1:]

@@ -47,13 +47,13 @@ function Get-DdpermFeatureStates {
     foreach ($feature in @(Dism\Get-WindowsOptionalFeature -Online)) {
         $known[[string]$feature.FeatureName] = [string]$feature.State
     }
-    $states = @()
+    $states = Microsoft.PowerShell.Utility\New-Object -TypeName 'System.Collections.Generic.List[object]'
     foreach ($wanted in $Name) {
         $state = 'Absent'
         if ($known.ContainsKey($wanted)) { $state = $known[$wanted] }
-        $states += [ordered]@{ name = $wanted; state = $state }
+        $states.Add([ordered]@{ name = $wanted; state = $state })
     }
-    return , $states
+    return , $states.ToArray()
 }
 
 function Test-DdpermRestartPending {
