@@ -41,6 +41,11 @@ if ($target -ne $source) {
     $repointed = $false
     try {
         $createdFolders = New-DdpermFolder -Path $folder
+        # Again, right before writing: nothing may have appeared at the destination meanwhile.
+        [void](Assert-DdpermSafePath -Path $target -What 'destination')
+        if (Microsoft.PowerShell.Management\Test-Path -LiteralPath $target) {
+            throw (New-DdpermErrorRecord 'DdpermDestinationExists' "'$target' already exists; refusing to overwrite it." $target 'ResourceExists')
+        }
         $placed = $true  # from here on a (possibly partial) file at $target is ours
         if ($method -eq 'rename') {
             Microsoft.PowerShell.Management\Move-Item -LiteralPath $source -Destination $target

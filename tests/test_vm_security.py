@@ -521,3 +521,27 @@ def test_create_rechecks_the_disk_path_after_making_the_folder(twin: Backend) ->
     assert _host_refusal(info) == "DdpermReparsePoint"
     assert fake.fs.read_bytes(VICTIM) == b"MZ system dll"
     assert fake.vms == []
+
+
+@pytest.mark.parametrize("destination", [r"C:\Docker\new", r"D:\Docker\new"])
+def test_move_rechecks_the_destination_after_making_the_folder(
+    twin: Backend, destination: str
+) -> None:
+    fake = _with_victim(twin)
+    fake.fs.add_volume("D:")
+    seed_docker_vm(fake)
+    make_folder = fake.fs.mkdir
+
+    def mkdir_then_plant(path: str, **kwargs: bool) -> None:
+        make_folder(path, **kwargs)
+        if path == destination:
+            fake.fs.mkdir = make_folder  # type: ignore[method-assign]
+            fake.fs.symlink(destination + r"\DockerDesktop.vhdx", VICTIM)
+
+    fake.fs.mkdir = mkdir_then_plant  # type: ignore[method-assign]
+    with pytest.raises(HostError) as info:
+        twin.host.vhd.move(destination)
+    assert _host_refusal(info) == "DdpermReparsePoint"
+    assert fake.fs.read_bytes(VICTIM) == b"MZ system dll"
+    assert fake.fs.exists(DISK)
+    assert fake.vms[0].vhd_path == DISK

@@ -540,13 +540,7 @@ def vhd_move(host: FakeHost, VMName: str, Destination: str) -> dict[str, object]
     folder = assert_safe_path(fs, parent_of(target), "destination folder")
     method = "none"
     if target.lower() != source.lower():  # PowerShell's -ne is case-insensitive
-        if fs.exists(target):
-            raise _script_error(
-                "DdpermDestinationExists",
-                f"'{target}' already exists; refusing to overwrite it.",
-                target,
-                "ResourceExists",
-            )
+        _assert_free(fs, target)
         method = "rename" if split(source)[0] == split(target)[0] else "copy"
         assert_single_link(fs, source, "VM disk")
         _move_disk(host, vm, source, target, folder, method)
@@ -558,6 +552,16 @@ def vhd_move(host: FakeHost, VMName: str, Destination: str) -> dict[str, object]
     }
 
 
+def _assert_free(fs: FakeFileSystem, target: str) -> None:
+    if fs.exists(target):
+        raise _script_error(
+            "DdpermDestinationExists",
+            f"'{target}' already exists; refusing to overwrite it.",
+            target,
+            "ResourceExists",
+        )
+
+
 def _move_disk(
     host: FakeHost, vm: FakeVM, source: str, target: str, folder: str, method: str
 ) -> None:
@@ -565,8 +569,12 @@ def _move_disk(
     fs = host.fs
     created = _missing_folders(fs, folder)
     step = "Move-Item" if method == "rename" else "Copy-Item"
+    placed = False
     try:
         fs.mkdir(folder)
+        assert_safe_path(fs, target, "destination")  # again, right before writing
+        _assert_free(fs, target)
+        placed = True
         if method == "rename":
             fs.rename(source, target)
             fs.set_acl(target, None)  # the destination's inherited ACL, not the source's
@@ -576,15 +584,17 @@ def _move_disk(
         if method == "copy":
             step = "Remove-Item"
             fs.remove(source)
-    except FsError as error:
+    except (FsError, ErrorRecord) as error:
         vm.vhd_path = source
-        if fs.exists(target):
+        if placed and fs.exists(target):
             if method == "rename":
                 fs.rename(target, source)
             else:
                 fs.free[split(target)[0]] += fs.stat(target).size
                 fs.remove(target)
         _remove_created(fs, created)
+        if isinstance(error, ErrorRecord):
+            raise
         raise _fs_error(error, step) from None
     vhd = host.vhds.pop(source.lower(), None)
     if vhd is not None:
