@@ -49,10 +49,11 @@ def test_library_passes_vetting(registry: ScriptRegistry, relative: str) -> None
         ("Bad-Name", "", "", {"assembly"}),
         ("no_lib", "# ddperm:include Common\n", "# ddperm:include NoSuchLib\n", {"assembly"}),
         ("no_kind", "# ddperm-kind: read\n", "", {"assembly", "kind-line"}),
+        ("no_common", "# ddperm:include Common\n", "", {"not-allowlisted"}),
         ("latin1", "the host's", "the host\xe9s", {"assembly", "ascii"}),
     ],
 )
-def test_script_the_registry_refuses_is_reported(
+def test_script_the_registry_refuses_or_misassembles_is_reported(
     tmp_path: Path, name: str, old: str, new: str, rules: set[str]
 ) -> None:
     root = vetting.fresh_registry(tmp_path).root
@@ -62,6 +63,8 @@ def test_script_the_registry_refuses_is_reported(
     violations = vetting.vet_job(ScriptRegistry(root), name)
     assert {v.rule for v in violations} == rules | {"twin-params"}, _report(violations)
     assert {v.file for v in violations} == {f"{name}.ps1"}
+    if name == "no_common":
+        assert "Write-DdpermResult (defined in lib/Common.ps1, not included)" in _report(violations)
 
 
 def test_every_twin_handler_has_a_script() -> None:

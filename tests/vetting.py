@@ -12,6 +12,7 @@ Grammar notes (tree-sitter-pwsh 0.38): a range that starts with an integer liter
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import sys
@@ -721,27 +722,37 @@ def vet_job(registry: ScriptRegistry, name: str) -> list[Violation]:
         script = registry.get(name)
     except (PolicyError, UnicodeDecodeError) as refused:  # vet the bare file: all rules report
         text = read_source(registry.root / file)
-        found = vet(text, params=params, known_functions=library_functions(registry.root))
+        found = vet(
+            text, params=params, known_functions=frozenset(library_functions(registry.root))
+        )
         found += [Violation(ASSEMBLY, 1, str(refused)[:120])]
         found += [Violation(TWIN_PARAMS, 1, m) for m in missing]
         return [replace(v, file=file) for v in found]
     found = vet(script.text, params=params) + [Violation(TWIN_PARAMS, 1, m) for m in missing]
+    elsewhere = library_functions(registry.root)
+    for i, v in enumerate(found):  # a library function whose library is not included
+        lib = elsewhere.get(v.text.split()[0].lower()) if v.rule == NOT_ALLOWLISTED else None
+        if lib is not None:
+            found[i] = replace(v, text=f"{v.text.split()[0]} (defined in {lib}, not included)")
     origin = line_sources(registry, name)
     assert len(origin) == script.text.count("\n") + 1, "include mapping out of step"
     return [replace(v, file=origin[v.line - 1][0], line=origin[v.line - 1][1]) for v in found]
 
 
-def library_functions(root: Path) -> frozenset[str]:
-    """Lower-cased names of the functions every library defines."""
-    names: set[str] = set()
-    for path in sorted((root / "lib").glob("*.ps1")):
-        names |= set(_Vetter(read_source(path), library=True, known=frozenset()).functions)
-    return frozenset(names)
+@functools.lru_cache(maxsize=8)
+def library_functions(root: Path) -> dict[str, str]:
+    """Lower-cased name of each function a library defines -> that library's file."""
+    return {
+        name: f"lib/{path.name}"
+        for path in sorted((root / "lib").glob("*.ps1"))
+        for name in _Vetter(read_source(path), library=True, known=frozenset()).functions
+    }
 
 
 def vet_library(root: Path, relative: str) -> list[Violation]:
     """Vet one library file; functions of the other libraries may be called."""
-    found = vet(read_source(root / relative), library=True, known_functions=library_functions(root))
+    known = frozenset(library_functions(root))
+    found = vet(read_source(root / relative), library=True, known_functions=known)
     return [replace(v, file=relative) for v in found]
 
 
