@@ -61,7 +61,11 @@ class HostsFileChange(HostModel):
 
 class HostsFileComponent(Component):
     def status(self) -> HostsFileStatus:
-        """The hosts file's state, without changing it."""
+        """The hosts file's state, without changing it.
+
+        ``HostError`` (DdpermHostsLocked, DdpermHostsAccessDenied, DdpermHostsTooLarge) when
+        the file cannot be read.
+        """
         return self._executor.call("hosts_status", HostsFileStatus)
 
     def ensure(self) -> HostsFileChange:
