@@ -118,17 +118,19 @@ def test_host_output_on_stdout_is_not_taken_for_a_frame(make_exe: MakeExe, scrip
         sys.stdin.readline()
         print("WARNING: written with Write-Host")
         print('{"something": "else"}')
+        print('{"output": 1}')
         frame({"output": "[1]"})
     """)
     assert LocalRunner(exe).run(script, {}) == "[1]"
 
 
-def test_a_malformed_frame_is_a_transport_error(make_exe: MakeExe, script: Script) -> None:
+def test_a_broken_frame_is_no_answer(make_exe: MakeExe, script: Script) -> None:
     exe = make_exe("""
         sys.stdin.readline()
         print('{"output": "unterminated')
+        print('{"error": "not a record"}')
     """)
-    with pytest.raises(TransportError, match="malformed frame"):
+    with pytest.raises(TransportError, match="without an answer"):
         LocalRunner(exe).run(script, {})
 
 

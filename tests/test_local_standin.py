@@ -229,3 +229,23 @@ def test_errors_are_plain_text_when_stderr_is_a_console() -> None:
     assert done.returncode == 1
     assert b"The term 'Get-Nothing' is not recognized" in shown
     assert b"CLIXML" not in shown
+
+
+def test_a_request_without_parameters_stops_the_wrapper(agent: Agent) -> None:
+    done = standin(command_line("x")[1:], b'{"script": "x"}\n', agent.env)
+    assert done.returncode == 1
+    error = host_error(decode_stderr(done.stderr.decode()))
+    assert error is not None
+    assert error.fully_qualified_error_id == "PropertyNotFoundStrict"
+
+
+def test_a_request_without_a_script_gets_an_error_frame_and_the_wrapper_goes_on(
+    agent: Agent,
+) -> None:
+    good = json.dumps({"script": VERSION.text, "parameters": {}})
+    stdin = f'{{"parameters": {{}}}}\n{good}\n'.encode()
+    done = standin(command_line("x")[1:], stdin, agent.env)
+    assert done.returncode == 0
+    first, second = (json.loads(f) for f in done.stdout.split(b"\r\n")[:2])
+    assert first["error"]["fully_qualified_error_id"] == "PropertyNotFoundStrict"
+    assert "os_build" in json.loads(second["output"])

@@ -14,7 +14,7 @@ The process boundary, which the stand-in in ``ddperm.testing.standin`` reproduce
   into code, so quotes, spaces, ``$`` and backticks survive (vagrant #10744, packer #7277).
 - stdout: one JSON frame per request, ``{"output": text}`` or ``{"error": {message,
   fully_qualified_error_id, category, target, exception_type}}`` (→ ``HostError``).
-  Other stdout lines (``Write-Host``) are ignored.
+  Any other stdout line (``Write-Host``, a broken frame) is ignored.
 - Encoding: UTF-8 both ways, and requests and frames are escaped to ASCII (``\\uXXXX``)
   on both sides, so no console code page can mangle non-ASCII paths or names.
 - stderr (CLIXML, see ``clixml.py``) is read only when no frame came back: an error
@@ -58,7 +58,6 @@ from ddperm.transports.clixml import decode_stderr, host_error
 
 WRAPPER = Path(__file__).with_name("local_wrapper.ps1")
 WRAPPER_SHA256 = "cdbca90e09c025823c6f8d1e48257dc1b69123749888df69920b3a9938486894"
-_FRAME_PREFIXES = (b'{"output":', b'{"error":')
 _ERROR_FIELDS = ("fully_qualified_error_id", "category", "target", "exception_type")
 
 _SPAWN: dict[str, Any]
@@ -106,6 +105,19 @@ def answer(script: str, frame: Mapping[str, Any]) -> str:
             **{field: str(error.get(field) or "") for field in _ERROR_FIELDS},
         )
     return str(frame["output"])
+
+
+def _as_frame(line: bytes) -> dict[str, Any] | None:
+    """The frame on this stdout line; None for anything else the host printed (Write-Host)."""
+    try:
+        value = json.loads(line.strip().removeprefix(b"\xef\xbb\xbf"))
+    except ValueError:
+        return None
+    if isinstance(value, dict) and len(value) == 1:
+        kind, content = next(iter(value.items()))
+        if (kind, type(content)) in (("output", str), ("error", dict)):
+            return value
+    return None
 
 
 class _Timeout(Exception):
@@ -169,12 +181,8 @@ class _Process:
                 raise _Timeout from None
             if not line:
                 return None
-            line = line.strip().removeprefix(b"\xef\xbb\xbf")
-            if line.startswith(_FRAME_PREFIXES):
-                try:
-                    frame: dict[str, Any] = json.loads(line)
-                except ValueError as exc:
-                    raise TransportError(f"malformed frame from PowerShell: {exc}") from exc
+            frame = _as_frame(line)
+            if frame is not None:
                 return frame
 
     def finish(self, deadline: float) -> tuple[int, str]:

@@ -53,6 +53,14 @@ VALUED = [
 ]
 COMMANDS = [("command", "c"), ("encodedcommand", "e"), ("ec", "e")]
 FORMATS = ("text", "xml", "none")
+MISSING = "The property '{}' cannot be found on this object. Verify that the property exists."
+MISSING_SCRIPT = {
+    "message": MISSING.format("script"),
+    "fully_qualified_error_id": "PropertyNotFoundStrict",
+    "category": "NotSpecified",
+    "target": "",
+    "exception_type": "System.Management.Automation.PropertyNotFoundException",
+}
 
 
 def digest(data: bytes) -> str:
@@ -228,19 +236,17 @@ def read_request(line: str, wrapper: str) -> dict[str, Any] | list[str]:
             reason="ArgumentException",
             fqid="System.ArgumentException,Microsoft.PowerShell.Commands.ConvertFromJsonCommand",
         )
-    for name in ("parameters", "script"):
-        if not isinstance(request, dict) or name not in request:
-            return render(
-                f"The property '{name}' cannot be found on this object."
-                " Verify that the property exists.",
-                invocation="",
-                source=wrapper,
-                snippet=f"$request.{name}",
-                category="NotSpecified",
-                activity="",
-                reason="PropertyNotFoundException",
-                fqid="PropertyNotFoundStrict",
-            )
+    if not isinstance(request, dict) or "parameters" not in request:
+        return render(
+            MISSING.format("parameters"),
+            invocation="",
+            source=wrapper,
+            snippet="$request.parameters",
+            category="NotSpecified",
+            activity="",
+            reason="PropertyNotFoundException",
+            fqid="PropertyNotFoundStrict",
+        )
     return dict(request)
 
 
@@ -264,6 +270,9 @@ def run_wrapper(console: Console, wrapper: str) -> int:
         if isinstance(request, list):
             console.error(request)
             return 1
+        if "script" not in request:  # read inside the wrapper's try: an error frame
+            console.frame({"error": MISSING_SCRIPT})
+            continue
         reply = ask_agent(request)
         if "drop" in reply:
             os.kill(os.getpid(), signal.SIGKILL)  # gone mid-call, like a power cut
