@@ -13,8 +13,9 @@ The process boundary, which the stand-in in ``ddperm.testing.standin`` reproduce
   ``-AsHashtable``) and splats them into the script block: values are never spliced
   into code, so quotes, spaces, ``$`` and backticks survive (vagrant #10744, packer #7277).
 - stdout: one JSON frame per request, ``{"output": text}`` or ``{"error": {message,
-  fully_qualified_error_id, category, target, exception_type}}`` (→ ``HostError``).
-  Any other stdout line (``Write-Host``, a broken frame) is ignored.
+  fully_qualified_error_id, category, target, exception_type}}`` (→ ``HostError``):
+  the wrapper catches each script's error record, as powershell.exe itself would only
+  render it as text lines on stderr. Any other stdout line (``Write-Host``) is ignored.
 - Encoding: UTF-8 both ways, and requests and frames are escaped to ASCII (``\\uXXXX``)
   on both sides, so no console code page can mangle non-ASCII paths or names.
 - stderr (CLIXML, see ``clixml.py``) is read only when no frame came back: an error
@@ -27,7 +28,7 @@ The process boundary, which the stand-in in ``ddperm.testing.standin`` reproduce
 By default every call starts one process, which exits when stdin ends after its
 request. ``persistent=True`` keeps one process and sends requests line by line, so
 N calls do not pay N PowerShell start-ups; calls are serialised, and a process that
-died, timed out or broke the protocol is replaced on the next call.
+died or timed out is replaced on the next call.
 """
 
 from __future__ import annotations
