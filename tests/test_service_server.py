@@ -431,3 +431,23 @@ def test_a_request_read_to_identify_the_client_runs_only_after_admission(admitte
     else:
         assert [a.error.code for a in answers if a.error] == ["forbidden"]
         assert fake.calls == []
+
+
+def test_an_audit_directory_others_can_write_is_refused(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    logs.chmod(0o777)
+    with pytest.raises(ServiceStartError, match="other users"):
+        AuditLog.open(logs / "audit.jsonl")
+    assert list(logs.iterdir()) == []
+
+
+def test_the_audit_log_is_never_written_through_a_symlink(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    logs = tmp_path / "logs"
+    logs.mkdir(mode=0o700)
+    (logs / "audit.jsonl").symlink_to(victim)
+    with pytest.raises(OSError):
+        AuditLog.open(logs / "audit.jsonl")
+    assert victim.read_text() == "untouched"

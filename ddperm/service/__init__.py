@@ -8,9 +8,10 @@ runs and written to the audit log.
 
 from ddperm.service.audit import AuditLog
 from ddperm.service.client import Client, ServiceError
+from ddperm.service.errors import ServiceStartError
 from ddperm.service.listen import HostFactory, running
 from ddperm.service.routes import ROUTES
-from ddperm.service.server import DEFAULT_GROUP, Limits, Service, ServiceStartError
+from ddperm.service.server import DEFAULT_GROUP, Limits, Service
 
 __all__ = [
     "DEFAULT_GROUP",

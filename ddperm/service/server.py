@@ -40,10 +40,6 @@ _DRAIN_BYTES = 1024 * 1024
 _REFUSAL_DRAIN_SECONDS = 1.0
 
 
-class ServiceStartError(Exception):
-    """The service refused to start; the message says why and what to do."""
-
-
 @dataclass(frozen=True)
 class Limits:
     """How much a single connection may ask of the service."""

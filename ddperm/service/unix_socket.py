@@ -20,8 +20,9 @@ import stat
 import threading
 from pathlib import Path
 
+from ddperm.service.errors import ServiceStartError
 from ddperm.service.peer import PeerCredentialError, unix_peer
-from ddperm.service.server import Service, ServiceStartError
+from ddperm.service.server import Service
 
 SOCKET_MODE = 0o660
 _STOP_GRACE_SECONDS = 60.0

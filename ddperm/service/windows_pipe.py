@@ -84,9 +84,10 @@ if sys.platform == "win32":
     import win32security
     import winerror
 
+    from ddperm.service.errors import ServiceStartError
     from ddperm.service.framing import FrameError
     from ddperm.service.peer import Peer
-    from ddperm.service.server import Service, ServiceStartError
+    from ddperm.service.server import Service
 
     _GONE = (winerror.ERROR_BROKEN_PIPE, winerror.ERROR_PIPE_NOT_CONNECTED, winerror.ERROR_NO_DATA)
     _SE_GROUP_ENABLED = 0x4
