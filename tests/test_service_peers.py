@@ -14,6 +14,7 @@ import pwd
 import secrets
 import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -224,3 +225,38 @@ def test_bad_user_names_are_refused_before_anything_runs(name: str) -> None:
 def test_an_unknown_user_is_refused(accounts: Accounts) -> None:
     with pytest.raises(PolicyError, match="does not exist"):
         groups.add_member(f"{accounts.member}x", GROUP)
+
+
+def test_a_member_cannot_replace_the_registry_policy(svc: Running, accounts: Accounts) -> None:
+    policy = {
+        "organization": "acme",
+        "allowed_registries": [],
+        "fetched_at": "2026-11-01T08:00:00Z",
+    }
+
+    def cache() -> Any:
+        with Client(svc.path, timeout=30) as client:
+            return client.request("policy.cache", {"policy": policy})
+
+    outcome = as_user(accounts.member, cache)
+    assert outcome["code"] == "forbidden"
+    assert svc.fake.calls == []
+
+
+def test_the_group_command_lists_and_refuses(accounts: Accounts) -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "ddperm", "group", "list", "--group", GROUP],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 0
+    assert accounts.member in listed.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "ddperm", "group", "add", "bad;name", "--group", GROUP],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "not a valid user name" in refused.stderr
