@@ -156,3 +156,12 @@ def test_random_bytes_never_escape_as_anything_but_request_error(body: bytes) ->
 @given(json_values)
 def test_random_json_parses_to_the_same_plain_data(value: object) -> None:
     assert loads_strict(json.dumps(value).encode()) == value
+
+
+@pytest.mark.parametrize("depth", [900, 5000])
+def test_deeply_nested_parameters_are_refused_with_a_short_message(depth: int) -> None:
+    body = b'{"route": "version", "params": {"a": ' + b"[" * depth + b"]" * depth + b"}}"
+    with pytest.raises(RequestError) as caught:
+        parse_envelope(body)
+    assert caught.value.code in ("bad_request", "bad_json")
+    assert len(caught.value.message) < 300

@@ -107,7 +107,7 @@ def summarize(exc: ValidationError) -> str:
     """A short, input-free description of what was wrong (never echo the raw request)."""
     parts = []
     for error in exc.errors(include_url=False, include_input=False)[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "request"
+        where = ".".join(str(p) for p in error["loc"])[:120] or "request"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
 
