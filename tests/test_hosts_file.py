@@ -318,9 +318,10 @@ def test_write_retried_after_it_already_landed_is_not_a_conflict(backend: Backen
     [
         ("not base64!", "0" * 64),
         ("QUJD\r\nREVG", "0" * 64),
-        ("", "ABCDEF" + "0" * 58),
-        ("", "0" * 63),
-        ("", "0" * 64 + "\n"),
+        ("QUJD", "ABCDEF" + "0" * 58),
+        ("QUJD", "0" * 63),
+        ("QUJD", "0" * 64 + "\n"),
+        ("QUJD\n", "0" * 64),
     ],
 )
 def test_write_script_refuses_malformed_parameters(
@@ -338,7 +339,11 @@ def test_write_script_refuses_malformed_parameters(
 
 @pytest.mark.parametrize(
     ("content", "error_id"),
-    [("QUJ", "FormatException"), ("A" * 11_184_816, "ParameterArgumentValidationError")],
+    [
+        ("QUJ", "FormatException"),
+        ("A" * 11_184_816, "ParameterArgumentValidationError"),
+        ("", "ParameterArgumentValidationErrorEmptyStringNotAllowed"),
+    ],
 )
 def test_write_script_refuses_undecodable_or_oversized_content(
     backend: Backend, content: str, error_id: str

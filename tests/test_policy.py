@@ -383,3 +383,35 @@ def test_cache_script_revalidates_on_the_host(backend: Backend, params: dict[str
         backend.host.executor.call("policy_cache", CachedPolicy, params)  # type: ignore[arg-type]
     assert caught.value.error_id == "DdpermPolicyInvalid"
     assert not backend.fake.fs.exists(POLICY_FOLDER)
+
+
+@pytest.mark.parametrize(
+    ("params", "error_id"),
+    [
+        (
+            {"Organization": "", "AllowedRegistries": [], "FetchedAt": "2026-01-01T00:00:00Z"},
+            "EmptyStringNotAllowed",
+        ),
+        (
+            {
+                "Organization": "o1",
+                "AllowedRegistries": ["a.example", ""],
+                "FetchedAt": "2026-01-01T00:00:00Z",
+            },
+            "EmptyStringNotAllowed",
+        ),
+        (
+            {"Organization": "o1", "AllowedRegistries": None, "FetchedAt": "2026-01-01T00:00:00Z"},
+            "NullNotAllowed",
+        ),
+        ({"Organization": "o1", "AllowedRegistries": [], "FetchedAt": ""}, "EmptyStringNotAllowed"),
+    ],
+)
+def test_cache_script_binding_refuses_empty_values(
+    backend: Backend, params: dict[str, object], error_id: str
+) -> None:
+    assert backend.fake is not None
+    with pytest.raises(HostError) as caught:
+        backend.host.executor.call("policy_cache", CachedPolicy, params)  # type: ignore[arg-type]
+    assert caught.value.error_id == f"ParameterArgumentValidationError{error_id}"
+    assert not backend.fake.fs.exists(POLICY_FOLDER)

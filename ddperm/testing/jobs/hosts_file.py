@@ -24,6 +24,7 @@ BACKUP_PATH = HOSTS_PATH + ".ddperm.bak"
 # hosts_write.ps1's ValidatePattern attributes (as shown in errors) and their fullmatch twins.
 _BASE64_ATTR, _BASE64 = r"(?-i)^[A-Za-z0-9+/]*={0,2}\z", re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _BASE64_MAX = 11_184_812  # ValidateLength: base64 of hostsfile.MAX_BYTES
+_ARRAY_PARAMETERS = frozenset({"AllowedRegistries"})  # the [string[]] ones among ours
 _SHA256_ATTR, _SHA256 = r"(?-i)^[0-9a-f]{64}\z", re.compile(r"[0-9a-f]{64}")
 
 
@@ -129,6 +130,27 @@ def hosts_read(host: FakeHost) -> dict[str, object]:
     }
 
 
+def require_strings(script: str, **params: object) -> None:
+    """PowerShell's binding of mandatory ``[string]`` and ``[string[]]`` parameters: a null
+    array, or an empty string (null becomes one), also as an element, is refused."""
+    for name, value in params.items():
+        if value is None and name in _ARRAY_PARAMETERS:
+            raise _binding_error(script, name, "null", "NullNotAllowed")
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if any(v is None or v == "" for v in values):
+            raise _binding_error(script, name, "an empty string", "EmptyStringNotAllowed")
+
+
+def _binding_error(script: str, name: str, what: str, reason: str) -> ErrorRecord:
+    return ErrorRecord(
+        f"Cannot bind argument to parameter '{name}' because it is {what}.",
+        f"ParameterArgumentValidationError{reason},{script}",
+        "InvalidData",
+        name,
+        "System.Management.Automation.ParameterBindingValidationException",
+    )
+
+
 def _validation_error(name: str, value: str, pattern: str) -> ErrorRecord:
     shown = value if len(value) <= 80 else value[:77] + "..."
     return ErrorRecord(
@@ -145,6 +167,7 @@ def _validation_error(name: str, value: str, pattern: str) -> ErrorRecord:
 @handles("hosts_write")
 def hosts_write(host: FakeHost, ContentBase64: str, ExpectedSha256: str) -> dict[str, object]:
     """Compare-and-swap: replace the file only if it still hashes to ``ExpectedSha256``."""
+    require_strings("hosts_write", ContentBase64=ContentBase64, ExpectedSha256=ExpectedSha256)
     if len(ContentBase64) > _BASE64_MAX:
         raise ErrorRecord(
             "Cannot validate argument on parameter 'ContentBase64'. The character length of the "

@@ -25,7 +25,7 @@ from ddperm.testing.fs import (
     Kind,
     parent_of,
 )
-from ddperm.testing.jobs.hosts_file import caller_may
+from ddperm.testing.jobs.hosts_file import caller_may, require_strings
 
 POLICY_FILE = POLICY_FOLDER + r"\registry-access-policy.json"
 POLICY_ACL = {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USERS: "Read"}
@@ -152,6 +152,12 @@ def policy_read(host: FakeHost) -> dict[str, object]:
 def policy_cache(
     host: FakeHost, Organization: str, AllowedRegistries: list[str], FetchedAt: str
 ) -> dict[str, object]:
+    require_strings(
+        "policy_cache",
+        Organization=Organization,
+        AllowedRegistries=AllowedRegistries,
+        FetchedAt=FetchedAt,
+    )
     registries = (
         [AllowedRegistries] if isinstance(AllowedRegistries, str) else list(AllowedRegistries)
     )
