@@ -213,6 +213,7 @@ def test_not_elevated_is_access_denied(make_backend: Callable[..., Backend]) -> 
     fake.caller.elevated = False
     error = _refused(make_backend, fake, "DdpermHostsAccessDenied")
     assert "elevated" in error.message
+    assert not make_backend(fake).host.hosts_file.status().ok  # reading needs no elevation
 
 
 def test_acl_without_write_for_admins_is_access_denied(
