@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ddperm.errors import DdpermError, HostError, OutputError, PolicyError, TransportError
 from ddperm.service.config import default_address
@@ -24,6 +24,8 @@ from ddperm.service.framing import (
 )
 from ddperm.service.protocol import Response
 from ddperm.service.routes import ROUTES
+
+_CONNECTION_ENDING = {"forbidden", "busy", "too_large", "truncated", "timeout", "bad_frame"}
 
 
 class ServiceError(DdpermError):
@@ -53,7 +55,8 @@ class Client:
 
     def request(self, route: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Send one request and return the raw result; errors raise typed exceptions."""
-        body = json.dumps({"v": 1, "route": route, "params": dict(params or {})}).encode()
+        document = {"v": 1, "route": route, "params": dict(params or {})}
+        body = json.dumps(document, allow_nan=False).encode()
         if len(body) > MAX_REQUEST_BYTES:
             raise ServiceError("too_large", f"request of {len(body)} bytes is over the limit")
         with self._lock:
@@ -67,7 +70,15 @@ class Client:
             if answer is None:
                 self._drop()
                 raise TransportError(f"{self.address} closed the connection")
-        response = Response.model_validate_json(answer)
+            try:
+                response = Response.model_validate_json(answer)
+            except ValidationError:
+                self._drop()
+                raise ServiceError(
+                    "bad_response", "the service's answer is not a response"
+                ) from None
+            if response.error is not None and response.error.code in _CONNECTION_ENDING:
+                self._drop()  # the service closes the connection after these
         if response.ok and response.result is not None:
             return response.result
         raise _exception_for(response)
