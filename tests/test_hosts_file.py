@@ -170,6 +170,7 @@ def _refused(
     with pytest.raises(HostError) as caught:
         make_backend(fake, **options).host.hosts_file.ensure()
     assert caught.value.error_id == error_id
+    assert caught.value.exception_type == "System.InvalidOperationException"
     assert caught.value.script in ("hosts_read", "hosts_write")
     assert fake.fs.listdir(ETC) == listing  # no temp, no backup
     if before is not None:

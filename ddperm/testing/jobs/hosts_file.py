@@ -28,8 +28,9 @@ _ARRAY_PARAMETERS = frozenset({"AllowedRegistries"})  # the [string[]] ones amon
 _SHA256_ATTR, _SHA256 = r"(?-i)^[0-9a-f]{64}\z", re.compile(r"[0-9a-f]{64}")
 
 
-def _error(fqid: str, message: str, category: str, exception_type: str) -> ErrorRecord:
-    return ErrorRecord(message, fqid, category, HOSTS_PATH, exception_type)
+def _error(fqid: str, message: str, category: str) -> ErrorRecord:
+    """An error hosts_*.ps1 throw themselves (New-DdpermHostsError)."""
+    return ErrorRecord(message, fqid, category, HOSTS_PATH, "System.InvalidOperationException")
 
 
 def _fs_error(exc: FsError) -> ErrorRecord:
@@ -40,7 +41,6 @@ def _fs_error(exc: FsError) -> ErrorRecord:
             f"The hosts file '{HOSTS_PATH}' is locked by another program (antivirus, an "
             "editor); nothing was changed. Close it and retry.",
             "ResourceBusy",
-            "System.InvalidOperationException",
         )
     if exc.kind is FsErrorKind.ACCESS_DENIED:
         return _access_denied()
@@ -53,7 +53,6 @@ def _access_denied() -> ErrorRecord:
         f"Access to the hosts file '{HOSTS_PATH}' is denied; run ddperm elevated. "
         "Nothing was changed.",
         "PermissionDenied",
-        "System.InvalidOperationException",
     )
 
 
@@ -82,7 +81,6 @@ def _read(host: FakeHost) -> bytes | None:
             f"The hosts file '{HOSTS_PATH}' is {len(data)} bytes, more than ddperm edits "
             f"({hostsfile.MAX_BYTES}); nothing was changed.",
             "LimitsExceeded",
-            "System.InvalidOperationException",
         )
     return data
 
@@ -196,13 +194,11 @@ def hosts_write(host: FakeHost, ContentBase64: str, ExpectedSha256: str) -> dict
             "System.Management.Automation.MethodInvocationException",
         ) from None
     if host.fs.exists(HOSTS_PATH) and host.fs.stat(HOSTS_PATH).is_reparse_point:
-        raise ErrorRecord(
+        raise _error(
+            "DdpermReparsePoint",
             f"Refusing the hosts file '{HOSTS_PATH}': it is a junction, symbolic link or "
             "mount point.",
-            "DdpermReparsePoint",
             "SecurityError",
-            HOSTS_PATH,
-            "System.InvalidOperationException",
         )
     new_sha = hostsfile.sha256_hex(new)
     current = _read(host)
@@ -215,7 +211,6 @@ def hosts_write(host: FakeHost, ContentBase64: str, ExpectedSha256: str) -> dict
             f"The hosts file '{HOSTS_PATH}' changed since ddperm read it (another program "
             "edited it); nothing was written. Run ensure again.",
             "InvalidOperation",
-            "System.InvalidOperationException",
         )
     if _readonly(host):
         raise _error(
@@ -223,7 +218,6 @@ def hosts_write(host: FakeHost, ContentBase64: str, ExpectedSha256: str) -> dict
             f"The hosts file '{HOSTS_PATH}' is read-only; nothing was changed. Clear the "
             "read-only attribute if ddperm should maintain kubernetes.docker.internal.",
             "PermissionDenied",
-            "System.InvalidOperationException",
         )
     if not caller_may(host, parent_of(HOSTS_PATH), write=True) or not (
         current is None or caller_may(host, HOSTS_PATH, write=True)
