@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -230,19 +231,34 @@ def test_tampered_policy_fails_closed(make_backend: Callable[..., Backend]) -> N
     assert read_error(make_backend, fake).error_id == "DdpermPolicyTampered"
 
 
-def test_rehashed_policy_with_a_wildcard_is_invalid(make_backend: Callable[..., Backend]) -> None:
+@pytest.mark.parametrize(
+    "registries",
+    [
+        ["*"],
+        ["*.docker.io"],
+        [{"host": "docker.io"}],
+        "docker.io",
+        None,
+        ["a.example", "a.example"],
+    ],
+)
+def test_rehashed_policy_with_bad_fields_is_invalid(
+    make_backend: Callable[..., Backend], registries: object
+) -> None:
+    """Even with a matching hash (written by someone with admin rights), bad content fails."""
     fake = cached(make_backend)
 
-    def wildcard(document: dict[str, object]) -> None:
+    def rewrite(document: dict[str, object]) -> None:
         inner = {
             "organization": "myorg",
-            "allowed_registries": ["*"],
+            "allowed_registries": registries,
             "fetched_at": "2026-01-01T00:00:00Z",
         }
-        document["policy"] = json.dumps(inner)
-        document["sha256"] = __import__("hashlib").sha256(document["policy"].encode()).hexdigest()
+        text = json.dumps(inner)
+        document["policy"] = text
+        document["sha256"] = hashlib.sha256(text.encode()).hexdigest()
 
-    _rewrite(fake, wildcard)
+    _rewrite(fake, rewrite)
     assert read_error(make_backend, fake).error_id == "DdpermPolicyInvalid"
 
 

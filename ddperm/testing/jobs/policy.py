@@ -80,9 +80,9 @@ def fields_valid(organization: Any, registries: Any, fetched_at: Any) -> bool:
         return False
     if not isinstance(registries, list) or len(registries) > MAX_REGISTRIES:
         return False
-    if len(set(registries)) != len(registries):
+    if not all(isinstance(r, str) and re.fullmatch(REGISTRY_PATTERN, r) for r in registries):
         return False
-    return all(isinstance(r, str) and re.fullmatch(REGISTRY_PATTERN, r) for r in registries)
+    return len(set(registries)) == len(registries)
 
 
 def read_cache(host: FakeHost) -> tuple[str | None, dict[str, Any] | None, str | None]:
