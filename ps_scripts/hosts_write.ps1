@@ -30,12 +30,12 @@ if ([System.IO.File]::Exists($path) -and
 $current = Read-DdpermHostsBytes -Path $path
 $currentSha = Get-DdpermSha256 -Bytes (New-Object byte[] 0)
 if ($null -ne $current) { $currentSha = Get-DdpermSha256 -Bytes $current }
-if ($null -ne $current -and $currentSha -eq $newSha) {
+if ($null -ne $current -and $currentSha -ceq $newSha) {
     # Already done (e.g. a retry after the connection dropped): nothing to write.
     Write-DdpermResult ([ordered]@{ changed = $false; sha256 = $newSha; size = [int64]$new.Length; backup_path = $null })
     return
 }
-if ($currentSha -ne $ExpectedSha256) {
+if ($currentSha -cne $ExpectedSha256) {
     throw (New-DdpermHostsError 'DdpermHostsChanged' "The hosts file '$path' changed since ddperm read it (another program edited it); nothing was written. Run ensure again." 'InvalidOperation' $path $null)
 }
 if ($null -ne $current -and [System.IO.File]::GetAttributes($path).HasFlag([System.IO.FileAttributes]::ReadOnly)) {

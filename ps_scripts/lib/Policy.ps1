@@ -150,7 +150,7 @@ function Read-DdpermPolicyCache {
             $state.problem = 'DdpermPolicyUnreadable'
             return $state
         }
-        if ((Get-DdpermTextSha256 -Text $document.policy) -ne $document.sha256) {
+        if ((Get-DdpermTextSha256 -Text $document.policy) -cne $document.sha256) {
             $state.problem = 'DdpermPolicyTampered'
             return $state
         }
