@@ -177,7 +177,7 @@ def test_an_encoded_command_other_than_the_wrapper_fails_in_clixml() -> None:
 
 def test_abbreviated_switches_run_the_wrapper(agent: Agent) -> None:
     request = json.dumps({"script": VERSION.text, "parameters": {}}).encode() + b"\n"
-    args = ["/nop", "-noni", "--ep", "Bypass", "-enc", encoded(wrapper_text())]
+    args = ["/nop", "\u2013noni", "--ep", "Bypass", "-enc", encoded(wrapper_text())]
     done = standin(args, request * 2, agent.env)
     assert done.returncode == 0
     frames = done.stdout.split(b"\r\n")

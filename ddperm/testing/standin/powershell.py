@@ -4,8 +4,9 @@ It behaves like Windows PowerShell 5.1's console host at the process boundary, a
 far as ddperm's local transport (``ddperm/transports/local.py``) and its tests go:
 
 - Command line, parsed like ConsoleHost's CommandLineParameterParser: ``-``, ``/``
-  or ``--`` prefixes, case-insensitive unambiguous abbreviations (``-nop``, ``-noni``,
-  ``-ep``, ``-ec``, ``-enc``), values for ``-ExecutionPolicy``, ``-OutputFormat``,
+  or ``--`` prefixes (en dash, em dash and horizontal bar count as dashes),
+  case-insensitive unambiguous abbreviations (``-nop``, ``-noni``, ``-ep``, ``-ec``,
+  ``-enc``), values for ``-ExecutionPolicy``, ``-OutputFormat``,
   ``-InputFormat``, ``-WindowStyle``. The first unrecognised argument starts a
   plain command made of the remaining arguments (so ``-Foo`` fails as a command
   not found, exit 1). A missing value, a bad format, bad base64 or a second command
@@ -21,7 +22,8 @@ far as ddperm's local transport (``ddperm/transports/local.py``) and its tests g
   is redirected (ConsoleHost's ErrorFormat rule), plain text otherwise.
 - When the twin cuts the link (a power cut) the process kills itself: no answer.
 - Exit code: 0 when stdin ended, 1 after a terminating error (a request that is not a
-  JSON object with ``script`` and ``parameters``) or a command not found.
+  JSON object with ``parameters``; one without ``script`` only gets an error frame, as
+  the wrapper reads it inside its ``try``) or a command not found.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ VALUED = [
 ]
 COMMANDS = [("command", "c"), ("encodedcommand", "e"), ("ec", "e")]
 FORMATS = ("text", "xml", "none")
+DASHES = "-\u2013\u2014\u2015"  # PowerShell takes en dash, em dash and horizontal bar too
 MISSING = "The property '{}' cannot be found on this object. Verify that the property exists."
 MISSING_SCRIPT = {
     "message": MISSING.format("script"),
@@ -91,8 +94,8 @@ def parse(args: list[str]) -> tuple[str, bool]:
         if not key:
             i += 1
             continue
-        if key[0] in "-/":
-            key = key[2:] if key.startswith("--") else key[1:]
+        if key[0] in DASHES + "/":
+            key = key[2:] if key[1:2] and key[1] in DASHES else key[1:]
             if matches(key, FLAGS):
                 i += 1
                 continue
