@@ -12,6 +12,8 @@ The process boundary, which the stand-in in ``ddperm.testing.standin`` reproduce
   wrapper turns the parameters into a hashtable (5.1's ``ConvertFrom-Json`` has no
   ``-AsHashtable``) and splats them into the script block: values are never spliced
   into code, so quotes, spaces, ``$`` and backticks survive (vagrant #10744, packer #7277).
+  Caveat for pwsh 7 only: its ``ConvertFrom-Json`` turns ISO-8601-looking strings into
+  dates (5.1 converts only ``\\/Date(n)\\/``, which a Python request never contains).
 - stdout: one JSON frame per request, ``{"output": text}`` or ``{"error": {message,
   fully_qualified_error_id, category, target, exception_type}}`` (→ ``HostError``):
   the wrapper catches each script's error record, as powershell.exe itself would only
