@@ -197,7 +197,7 @@ def test_a_large_non_ascii_answer_survives(make_exe: MakeExe, script: Script) ->
     assert json.loads(answer)["hosts"] == "127.0.0.1 caf\u00e9.local\r\n" * 200_000
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """True while ``pid`` exists and is not a zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -218,7 +218,7 @@ def test_a_hung_process_is_killed_with_its_children(
     with pytest.raises(TransportError, match="killed its process tree"):
         LocalRunner(exe, timeout=3).run(script, {})
     parent, child = map(int, pids.read_text().split())
-    while _alive(parent) or _alive(child):  # SIGKILL is delivered; pytest-timeout bounds this
+    while alive(parent) or alive(child):  # SIGKILL is delivered; pytest-timeout bounds this
         os.sched_yield()
 
 
@@ -256,7 +256,7 @@ def test_a_persistent_session_restarts_after_its_process_died(
         assert runner.run(script, {}) == "1"
         first = int(log.read_text().split()[0])
         os.kill(first, signal.SIGKILL)
-        while _alive(first):
+        while alive(first):
             os.sched_yield()
         assert [runner.run(script, {}) for _ in range(2)] == ["1", "1"]
     finally:

@@ -23,6 +23,7 @@ from ddperm.testing import FakeHost
 from ddperm.testing.standin import STANDIN, Agent, standin_host, write_launcher
 from ddperm.transports.clixml import decode_stderr, host_error
 from ddperm.transports.local import LocalRunner, command_line, wrapper_text
+from tests.test_local_runner import alive
 
 VERSION = default_registry().get("version")
 # Quotes, spaces, $, backticks, semicolons, non-ASCII, astral characters and line breaks:
@@ -249,3 +250,16 @@ def test_a_request_without_a_script_gets_an_error_frame_and_the_wrapper_goes_on(
     first, second = (json.loads(f) for f in done.stdout.split(b"\r\n")[:2])
     assert first["error"]["fully_qualified_error_id"] == "PropertyNotFoundStrict"
     assert "os_build" in json.loads(second["output"])
+
+
+def test_no_process_outlives_its_call_or_its_session(launcher: str, agent: Agent) -> None:
+    LocalRunner(launcher, env=agent.env).run(VERSION, {})
+    one_shot = agent.pids[-1]
+    session = LocalRunner(launcher, persistent=True, env=agent.env)
+    session.run(VERSION, {})
+    kept = agent.pids[-1]
+    assert alive(kept)
+    session.close()
+    # both gone and reaped by the runner: not even a zombie left in /proc
+    assert not Path(f"/proc/{one_shot}").exists()
+    assert not Path(f"/proc/{kept}").exists()
