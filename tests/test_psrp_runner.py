@@ -254,3 +254,13 @@ def test_connect_without_a_server_says_so(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("DDPERM_HOST", raising=False)
     with pytest.raises(ValueError, match="DDPERM_HOST"):
         ddperm.connect()
+
+
+def test_ntlm_endpoints_keep_their_own_passwords_for_the_same_user() -> None:
+    with (
+        serve(FakeHost(), auth="ntlm", password="first-pw") as first,
+        serve(FakeHost(), auth="ntlm", password="second-pw") as second,
+    ):
+        for endpoint in (first, second, first):
+            with ddperm.connect(**endpoint.connect_options()) as host:
+                assert host.version().host.os_build == endpoint.fake.os.build

@@ -12,8 +12,9 @@ import hmac
 import os
 import re
 import struct
-import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,38 +24,44 @@ SCHEMES = ("basic", "negotiate")
 _PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 _BOUNDARY = b"--Encrypted Boundary"
 _LENGTH = re.compile(rb"Length=(\d+)")
-_user_file_lock = threading.Lock()
-_USER_FILE_PREFIX = "ddperm-twin-ntlm-"
+_environ_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Credentials:
+    """The one user an endpoint accepts; ``user_file`` holds it for pyspnego's NTLM."""
+
     username: str
     password: str
+    user_file: Path
+
+    @classmethod
+    def written_to(cls, folder: Path, username: str, password: str) -> Credentials:
+        domain, _, user = username.rpartition("\\")
+        user_file = folder / "ntlm-users"
+        user_file.write_text(f"{domain}:{user}:{password}\n", encoding="utf-8")
+        user_file.chmod(0o600)
+        return cls(username, password, user_file)
 
 
-def use_ntlm_user_file(credentials: Credentials) -> None:
-    """Make pyspnego's NTLM acceptor know ``credentials``.
+@contextmanager
+def _ntlm_users(credentials: Credentials) -> Iterator[None]:
+    """Point pyspnego's NTLM acceptor at this endpoint's user file for one step.
 
     pyspnego reads acceptor credentials only from the file named by NTLM_USER_FILE,
-    so the twin keeps one such file per process, one line per user name (the last
-    endpoint served for a name sets its password).
+    a process-wide setting, so endpoints take turns under a lock (a step takes
+    milliseconds) and each keeps its own users.
     """
-    domain, _, user = credentials.username.rpartition("\\")
-    with _user_file_lock:
-        path = os.environ.get("NTLM_USER_FILE", "")
-        if not Path(path).name.startswith(_USER_FILE_PREFIX):
-            fd, path = tempfile.mkstemp(prefix=_USER_FILE_PREFIX, text=True)
-            os.close(fd)
-            os.environ["NTLM_USER_FILE"] = path
-        users = Path(path)
-        lines = [
-            line
-            for line in users.read_text(encoding="utf-8").splitlines()
-            if line.split(":")[1].lower() != user.lower()
-        ]
-        lines.append(f"{domain}:{user}:{credentials.password}")
-        users.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with _environ_lock:
+        previous = os.environ.get("NTLM_USER_FILE")
+        os.environ["NTLM_USER_FILE"] = str(credentials.user_file)
+        try:
+            yield
+        finally:
+            if previous is None:
+                del os.environ["NTLM_USER_FILE"]
+            else:
+                os.environ["NTLM_USER_FILE"] = previous
 
 
 @dataclass
@@ -101,13 +108,14 @@ class ConnectionAuth:
         return Outcome(True) if good else self.challenge()
 
     def _negotiate(self, token: str) -> Outcome:
-        if self.context is None or self.authenticated:
-            self.context = spnego.server(
-                protocol="negotiate", options=spnego.NegotiateOptions.wrapping_winrm
-            )
-            self.authenticated = False
         try:
-            answer = self.context.step(base64.b64decode(token))
+            with _ntlm_users(self.credentials):
+                if self.context is None or self.authenticated:
+                    self.context = spnego.server(
+                        protocol="negotiate", options=spnego.NegotiateOptions.wrapping_winrm
+                    )
+                    self.authenticated = False
+                answer = self.context.step(base64.b64decode(token))
         except (spnego.exceptions.SpnegoError, ValueError):
             return self.challenge()
         header = [("WWW-Authenticate", f"Negotiate {base64.b64encode(answer or b'').decode()}")]

@@ -31,7 +31,6 @@ from ddperm.testing.winrm.auth import (
     ConnectionAuth,
     Credentials,
     is_encrypted,
-    use_ntlm_user_file,
 )
 from ddperm.testing.winrm.bridge import FakeHostRunner
 from ddperm.testing.winrm.faults import Fault, FaultPlan
@@ -245,17 +244,15 @@ def serve(
 
     ``auth`` is what the returned options ask for ("basic", "negotiate" or "ntlm");
     the endpoint accepts both schemes. ``tls`` serves HTTPS with a fresh self-signed
-    certificate whose path is ``endpoint.certificate``. Endpoints in one process share
-    NTLM users by name (pyspnego reads them from one file): one password per name.
+    certificate whose path is ``endpoint.certificate``.
     """
     if auth not in ("basic", "negotiate", "ntlm"):
         raise ValueError(f"the twin speaks basic, negotiate or ntlm, not {auth!r}")
-    credentials = Credentials(username, password)
-    use_ntlm_user_file(credentials)
     runner = FakeHostRunner(fake if fake is not None else FakeHost(), registry)
     service = WinRMService(runner)
-    server = _Server((host, port), service, credentials, SCHEMES)
     with tempfile.TemporaryDirectory(prefix="ddperm-twin-") as folder:
+        credentials = Credentials.written_to(Path(folder), username, password)
+        server = _Server((host, port), service, credentials, SCHEMES)
         certificate = None
         if tls:
             certificate, key = write_self_signed(Path(folder), host)
