@@ -235,6 +235,10 @@ BAD: list[tuple[str, str, str, str]] = [
     ("vm-pin", "job", "#BODY", "$v = Get-DdpermVM -Name 'minikube'"),
     ("vm-pin", "job", "Get-DdpermVM -Name $VMName", "Get-DdpermVM -Name $other"),
     ("vm-pin", "job", "Get-VM -Name $Name", 'Get-VM -Name "$Name*"'),
+    ("vm-pin", "job", "Get-VM -Name $Name", "Get-VM -Name $other"),
+    ("vm-pin", "job", "Get-DdpermVM -Name $VMName", "Get-DdpermVM $VMName"),
+    ("vm-pin", "job", "#BODY", "$VMName = 'minikube'"),
+    ("vm-pin", "job", "#BODY", "foreach ($VMName in @('a', 'b')) { $x = 1 }"),
     (
         "literal-path",
         "job",

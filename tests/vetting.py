@@ -332,26 +332,23 @@ class _Vetter:
         self.tree = _PARSER.parse(self.data)
         self.root = self.tree.root_node
         self.out: list[Violation] = []
-        self.functions = self._functions()
+        self.definitions = {
+            _text(next(c for c in node.children if c.type == "function_name")).lower(): node
+            for node in _walk(self.root)
+            if node.type == "function_statement"
+        }
+        self.functions = {  # each defined function (lower-cased) -> the commands it calls
+            name: {
+                n.lower() for c in _walk(node) if c.type == "command" and (n := _command_name(c))
+            }
+            for name, node in self.definitions.items()
+        }
         self.known = known | frozenset(self.functions)
         self.hyperv_functions = {
             f
             for f, calls in self.functions.items()
             if any(c.startswith("hyper-v\\") for c in self._closure(calls))
         }
-
-    def _functions(self) -> dict[str, set[str]]:
-        """Each defined function (lower-cased) -> the command names it calls."""
-        found: dict[str, set[str]] = {}
-        for node in _walk(self.root):
-            if node.type == "function_statement":
-                name = next(c for c in node.children if c.type == "function_name")
-                found[_text(name).lower()] = {
-                    n.lower()
-                    for c in _walk(node)
-                    if c.type == "command" and (n := _command_name(c))
-                }
-        return found
 
     def _closure(self, names: set[str]) -> set[str]:
         """``names`` and every command the defined functions among them run, transitively."""
@@ -411,6 +408,10 @@ class _Vetter:
             self.out.append(_violation(FORBIDDEN, node.parent or node))
         elif kind in ("invocation_expression", "member_access"):
             self._static_call(node)
+        elif kind in ("left_assignment_expression", "foreach_statement") and re.match(
+            r"\$\{?vmname\b", _text(node).lower().removeprefix("foreach").lstrip(" (")
+        ):
+            self.out.append(_violation(VM_PIN, node))  # reassigns $VMName
         elif kind == "flow_control_statement" and re.match(r"throw\s+@?['\"]", _text(node), re.I):
             self.out.append(_violation(ERROR_RECORD, node))
         elif kind == "hash_literal_expression" and _is_ordered(node):
@@ -485,17 +486,30 @@ class _Vetter:
                     self.out.append(_violation(FORBIDDEN, node))
 
     def _vm_name_arguments(self, node: Node, bare: str, arguments: dict[str, Node | None]) -> None:
-        """Hyper-V sees a VM name only from a variable: $VMName itself at the top level."""
-        keys = ["vmname"] + (["name"] if bare.endswith("-vm") or bare in self.functions else [])
+        """A VM name reaches Hyper-V only as $VMName, passed on through function parameters.
+
+        At the top level the value must be $VMName; inside a function, one of that
+        function's own parameters (whose call sites this same check covers).
+        """
+        callee = self.definitions.get(bare)
+        keys = ["vmname"] + (["name"] if bare.endswith("-vm") or callee is not None else [])
+        function = _enclosing_function(node)
         for key in keys:
             if key in arguments:
                 value = arguments[key]
-                shown = "" if value is None else _text(value)
-                allowed = shown.lower() == "$vmname" or (
-                    _in_function(node) and re.fullmatch(r"\$\w+", shown) is not None
+                shown = "" if value is None else _text(value).lower()
+                passed = re.fullmatch(r"\$(\w+)", shown)
+                allowed = (
+                    shown == "$vmname"
+                    if function is None
+                    else passed is not None
+                    and (_function_parameter(function, passed[1]) is not None)
                 )
                 if not allowed:
                     self.out.append(_violation(VM_PIN, node))
+        declared = [k for k in keys if callee is not None and _function_parameter(callee, k)]
+        if declared and not any(k in arguments for k in declared):
+            self.out.append(_violation(VM_PIN, node, f"{_text(node)} (VM name not passed by name)"))
         if bare == "get-vm" and "name" not in arguments:
             self.out.append(_violation(VM_PIN, node, "Hyper-V\\Get-VM without -Name (every VM)"))
 
@@ -578,13 +592,17 @@ def _is_scriptblock_parameter(target: Node) -> bool:
     function = _enclosing_function(target)
     if function is None or not re.fullmatch(r"\$[a-z_][a-z0-9_]*", name):
         return False
+    parameter = _function_parameter(function, name[1:])
+    types = [] if parameter is None else [t for t in _walk(parameter) if t.type == "type_literal"]
+    return [_type_name(t) for t in types] == ["scriptblock"]
+
+
+def _function_parameter(function: Node, lower_name: str) -> Node | None:
+    """The function's own parameter called ``lower_name`` (param() or F($x) form)."""
     for block in _walk(function):
         if block.type in ("param_block", "function_parameter_declaration"):
-            parameter = _parameter(block, name[1:])
-            if parameter is not None:
-                types = [_type_name(t) for t in _walk(parameter) if t.type == "type_literal"]
-                return types == ["scriptblock"]
-    return False
+            return _parameter(block, lower_name)
+    return None
 
 
 def _script_parameters(block: Node) -> list[Node]:
