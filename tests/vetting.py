@@ -8,6 +8,9 @@ prints every violation in ``ps_scripts/``.
 
 Grammar notes (tree-sitter-pwsh 0.38): a range that starts with an integer literal
 (``1..$n``) is parsed as a command named ``1..``; such names are not treated as commands.
+``function F { param($A) $A }`` on one line is a syntax error to the grammar although
+PowerShell accepts it: put a newline (or ``;``) after ``param(...)``. ``?.`` and ``?[]``
+are not in the grammar: they are reported as ps7-syntax and syntax.
 """
 
 from __future__ import annotations
