@@ -27,7 +27,9 @@ def default_address() -> str:
 
 def default_audit_log() -> Path:
     if sys.platform == "win32":
-        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "ddperm", "audit.jsonl")
+        # Its own folder, created admin-only by the service (not the policy cache's folder).
+        program_data = os.environ.get("PROGRAMDATA", r"C:\ProgramData")
+        return Path(program_data, "ddperm-service", "audit.jsonl")
     if os.geteuid() == 0:
         return Path("/var/log/ddperm/audit.jsonl")
     return _state_home() / "ddperm" / "audit.jsonl"
