@@ -104,3 +104,14 @@ def test_serve_refuses_to_start_without_its_group(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "does not exist" in done.stderr
+
+
+def test_the_address_comes_from_the_environment_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ddperm.service.config import SYSTEM_SOCKET, default_address
+
+    monkeypatch.setenv(ADDRESS_ENV, "/srv/ddperm.sock")
+    assert default_address() == "/srv/ddperm.sock"
+    monkeypatch.delenv(ADDRESS_ENV)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    expected = SYSTEM_SOCKET if os.geteuid() == 0 else "/run/user/1000/ddperm/ddperm.sock"
+    assert default_address() == expected
