@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from ddperm.errors import HostError
 from ddperm.service import AuditLog, Service
 from ddperm.service.client import ServiceError
+from ddperm.service.framing import encode_frame
 from ddperm.service.peer import Peer
 from ddperm.testing import CONTAINERS_DATA_ROOT, DEFAULT_DATA_FOLDER, FakeHost, twin_host
 from ddperm.testing.jobs.hyperv import seed_docker_vm
@@ -227,3 +230,21 @@ def test_deleting_windows_containers_data_removes_links_not_their_targets(svc: R
 def test_reading_a_policy_that_was_never_cached_fails_closed(svc: Running) -> None:
     """CVE-2025-4095 was a policy silently not enforced; a missing cache is an error here."""
     assert host_refusal(svc, "policy.read") == "DdpermPolicyMissing"
+
+
+def test_a_client_that_hangs_up_mid_job_leaves_the_job_whole(svc: Running) -> None:
+    """A job that started runs to completion; it is never cut off half-way."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(svc.path)
+    sock.sendall(encode_frame(json.dumps({"route": "vm.create"}).encode()))
+    sock.close()  # gone before the answer
+    for _ in range(600):  # wait (bounded) for the service to log the job's end
+        if any(r["route"] == "vm.create" for r in svc.audit()):
+            break
+        time.sleep(0.05)
+    (record,) = [r for r in svc.audit() if r["route"] == "vm.create"]
+    assert record["outcome"] == "ok"
+    assert [vm.name for vm in svc.fake.vms] == ["DockerDesktopVM"]
+    assert svc.fake.fs.exists(DISK)
+    with svc.client() as client:
+        assert client.request("vm.info")["vm"]["vhd_path"] == DISK
