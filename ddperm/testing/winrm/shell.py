@@ -29,6 +29,7 @@ ScriptRunner = Callable[[str, dict[str, Any]], str]
 """Runs one script text with bound parameters; returns its output or raises ErrorRecord."""
 
 _FINISHED = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped)
+MIN_ENVELOPE = 153_600
 _STREAM_OVERHEAD = 2048  # room for the SOAP envelope around a Receive's streams
 
 
@@ -110,8 +111,12 @@ class Shell:
         return pipeline is not None and pipeline.state in _FINISHED
 
     def _drain(self) -> None:
-        """Move everything psrpcore has to send into per-target queues."""
-        while (payload := self._pool.data_to_send(payload_budget(153_600))) is not None:
+        """Move everything psrpcore has to send into per-target queues.
+
+        Payloads are cut for the smallest envelope a client starts with (pypsrp's
+        153600 bytes); a Receive then packs as many as its own envelope allows.
+        """
+        while (payload := self._pool.data_to_send(payload_budget(MIN_ENVELOPE))) is not None:
             target = str(payload.pipeline_id).upper() if payload.pipeline_id else ""
             self._queued.setdefault(target, []).append(payload.data)
 
