@@ -22,7 +22,7 @@ from tests.backends import Backend
 ETC = r"C:\Windows\System32\drivers\etc"
 TEMP = HOSTS_PATH + ".ddperm.tmp"
 BACKUP = HOSTS_PATH + ".ddperm.bak"
-FIXTURES = Path("/work/shared/fixtures/real-windows/hosts")
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-windows" / "hosts"
 SECTION = (
     b"# Added by ddperm\r\n127.0.0.1 kubernetes.docker.internal\r\n# End of ddperm section\r\n"
 )

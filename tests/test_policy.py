@@ -30,7 +30,9 @@ from tests.backends import Backend
 
 FETCHED = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=timezone.utc)
 DEV_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
-ADMIN_DOCS = Path("/work/shared/fixtures/real-windows/docker-admin")
+ADMIN_DOCS = (
+    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-windows" / "docker-admin"
+)
 
 
 def policy(*registries: str, org: str = "myorg") -> RegistryPolicy:
