@@ -146,12 +146,19 @@ def test_patterns_equal_the_host_side_ones() -> None:
         assert found[1].replace("\\z", "\\Z") == python
 
 
-def test_docs_registry_examples_are_accepted() -> None:
-    """The hosts named in Docker's RAM docs and in the admin-settings fixtures."""
-    settings = json.loads((ADMIN_DOCS / "admin-settings.example.docs-2026.json").read_text())
-    assert settings["configurationFileVersion"] == 2
-    p = policy("docker.io", "registry-1.docker.io", "ghcr.io", "public.ecr.aws", "quay.io")
-    assert p.allows("public.ecr.aws")
+def test_docs_examples_are_accepted() -> None:
+    """Organizations from the docs' registry.json, hosts from the RAM docs' examples, and the
+    blocked registry of the docs' error text is refused by an allowlist without it."""
+    orgs = json.loads((ADMIN_DOCS / "registry.json.allowedOrgs.docs.json").read_text())
+    blocked = (ADMIN_DOCS / "ram-blocked-registry-pull-error.docs.txt").read_text()
+    host = re.search(r"registry access to (\S+) is not allowed", blocked)
+    assert host is not None
+    for org in orgs["allowedOrgs"]:
+        p = policy("docker.io", "registry-1.docker.io", "ghcr.io", "public.ecr.aws", org=org)
+        assert p.organization == org
+        assert p.allows("public.ecr.aws")
+        assert not p.allows(host[1])
+    assert policy(host[1]).allows(host[1])
 
 
 # -- cache and read -------------------------------------------------------------------
