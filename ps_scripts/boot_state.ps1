@@ -7,6 +7,5 @@ $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 # ddperm:include Common
 # ddperm:include Checks
-# ddperm:include Setup
 
 Write-DdpermResult (Get-DdpermBootState)

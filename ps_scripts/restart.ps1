@@ -12,7 +12,6 @@ $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 # ddperm:include Common
 # ddperm:include Checks
-# ddperm:include Setup
 
 $state = Get-DdpermBootState
 $null = shutdown.exe /r /t $DelaySeconds /d p:4:2 /c 'ddperm provisioning: restart to finish enabling Windows features'

@@ -131,3 +131,17 @@ function Get-DdpermFeaturesReport {
     }
     [ordered]@{ features = (ConvertTo-DdpermList $states); restart_pending = $pending }
 }
+
+function Get-DdpermBootState {
+    # When Windows last started, whether a feature change waits for a restart, and whether
+    # this session is elevated (its token holds the Administrators SID, S-1-5-32-544).
+    $os = CimCmdlets\Get-CimInstance -ClassName Win32_OperatingSystem
+    $identity = [System.Security.Principal.WindowsIdentity]::GetCurrent()
+    $principal = Microsoft.PowerShell.Utility\New-Object -TypeName System.Security.Principal.WindowsPrincipal -ArgumentList $identity
+    $admins = Microsoft.PowerShell.Utility\New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-544'
+    [ordered]@{
+        last_boot       = ([datetime]$os.LastBootUpTime).ToUniversalTime().ToString('o')
+        restart_pending = [bool](Test-DdpermRestartPending)
+        elevated        = [bool]$principal.IsInRole($admins)
+    }
+}

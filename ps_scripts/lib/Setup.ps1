@@ -1,4 +1,4 @@
-# ddperm setup library: the provisioning steps' shared pieces (docker-users group, boot state).
+# ddperm setup library: the docker-users group, shared by its status and add scripts.
 # Groups are found by name but reported with SIDs; members are compared by SID, never by a
 # display name that Windows may translate.
 
@@ -13,18 +13,4 @@ function Get-DdpermDockerUsers {
         $members += [ordered]@{ name = [string]$member.Name; sid = [string]$member.SID }
     }
     [ordered]@{ exists = $true; sid = [string]$group.SID; members = (ConvertTo-DdpermList $members) }
-}
-
-function Get-DdpermBootState {
-    # When Windows last started, whether a feature change waits for a restart, and whether
-    # this session is elevated (its token holds the Administrators SID, S-1-5-32-544).
-    $os = CimCmdlets\Get-CimInstance -ClassName Win32_OperatingSystem
-    $identity = [System.Security.Principal.WindowsIdentity]::GetCurrent()
-    $principal = Microsoft.PowerShell.Utility\New-Object -TypeName System.Security.Principal.WindowsPrincipal -ArgumentList $identity
-    $admins = Microsoft.PowerShell.Utility\New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-544'
-    [ordered]@{
-        last_boot       = ([datetime]$os.LastBootUpTime).ToUniversalTime().ToString('o')
-        restart_pending = [bool](Test-DdpermRestartPending)
-        elevated        = [bool]$principal.IsInRole($admins)
-    }
 }
