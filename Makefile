@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks $(ARGS)
 
 manifest: $(STAMP)
-	$(PY) -m ddperm.scripts --write-manifest
+	$(PY) -c 'import sys; from ddperm.scripts import main; sys.exit(main(["--write-manifest"]))'
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
