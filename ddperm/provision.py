@@ -327,11 +327,13 @@ def _restart_and_wait(host: Host, timeout: float, sleep: Callable[[float], None]
     """Restart Windows and wait until it answers with a newer boot time."""
     scheduled = host.setup.restart()
     deadline = time.monotonic() + timeout
+    pause = 0.25
     while time.monotonic() < deadline:
         try:
             if host.setup.boot_state().last_boot > scheduled.last_boot:
                 return
         except (TransportError, HostError):
             pass  # going down or still starting: its services answer later
-        sleep(min(5.0, max(0.1, timeout / 100)))
+        sleep(pause)
+        pause = min(5.0, pause * 2)
     raise TransportError(f"the host did not come back within {timeout:g} s of the restart")

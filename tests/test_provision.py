@@ -13,6 +13,8 @@ from ddperm.components.vm import VMSpec
 from ddperm.errors import PolicyError
 from ddperm.provision import DesiredState, ElevationRequired, apply, plan
 from ddperm.testing import FakeHost
+from ddperm.testing.winrm import serve
+from ddperm.transports.psrp import PSRPRunner, connect
 from tests.backends import Backend
 
 POLICY = RegistryPolicy(
@@ -176,3 +178,18 @@ def test_unknown_account_fails_that_step(make_backend: Callable[..., Backend]) -
     assert first.status == "failed"
     assert "IdentityNotMappedException" in first.detail
     assert "docker-users" in fake.groups  # the group was made before the name failed
+
+
+def test_over_winrm_the_machine_goes_away_and_comes_back() -> None:
+    fake = fresh_machine()
+    with (
+        serve(fake, restart_downtime=1.0) as endpoint,
+        connect(**endpoint.connect_options()) as host,
+    ):
+        result = apply(plan(host, DESIRED), allow_reboot=True, progress=False)
+        assert result.ok, result
+        assert endpoint.restarts == 1
+        assert isinstance(host.runner, PSRPRunner)
+        assert host.runner.pool_opens >= 2  # the restart killed the shell; the pool was reopened
+        assert fake.features["Microsoft-Hyper-V"] == "Enabled"
+        assert plan(host, DESIRED).steps == ()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ddperm.scripts import ScriptRegistry, default_registry, sha256_text
@@ -17,13 +18,32 @@ class FakeHostRunner:
     Text that is not a vetted script is refused, as a locked-down endpoint would.
     """
 
-    def __init__(self, fake: FakeHost, registry: ScriptRegistry | None = None) -> None:
+    def __init__(
+        self,
+        fake: FakeHost,
+        registry: ScriptRegistry | None = None,
+        on_restart: Callable[[FakeHost], None] | None = None,
+    ) -> None:
         self.fake = fake
         self.registry = registry if registry is not None else default_registry()
+        self.on_restart = on_restart
 
     def __call__(self, text: str, params: dict[str, Any]) -> str:
         known = self.registry.by_sha256(sha256_text(text))
         if known is None:
             raise not_a_vetted_script()
-        result = self.fake.execute(known.name, params)
+        fake = self.fake
+        hook = None
+        if self.on_restart is not None:
+            on_restart = self.on_restart
+
+            def hook(_delay_seconds: int) -> None:
+                on_restart(fake)
+
+            fake.restart_hooks.append(hook)  # a restart script hands its restart to us
+        try:
+            result = fake.execute(known.name, params)
+        finally:
+            if hook is not None:
+                fake.restart_hooks.remove(hook)
         return json.dumps(result, separators=(",", ":"), ensure_ascii=False)

@@ -15,6 +15,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -38,6 +39,8 @@ from ddperm.testing.winrm.service import WinRMService
 from ddperm.testing.winrm.tls import write_self_signed
 
 SOAP_TYPE = "application/soap+xml;charset=UTF-8"
+_SHUTDOWN_AFTER = 0.2
+"""Seconds between the restart script's answer and the endpoint going away."""
 IDLE_TIMEOUT = 120.0
 """Seconds an idle keep-alive connection is kept open."""
 
@@ -58,6 +61,7 @@ class _Server(ThreadingHTTPServer):
         self.schemes = schemes
         self.faults = FaultPlan()
         self.stopping = threading.Event()
+        self.down = threading.Event()
         self.counts: Counter[str] = Counter()
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -69,6 +73,26 @@ class _Server(ThreadingHTTPServer):
     def count(self, what: str) -> None:
         with self._lock:
             self.counts[what] += 1
+
+    def restart_windows(self, fake: FakeHost, downtime: float) -> None:
+        """Go away as a restarting machine does, then come back restarted.
+
+        Shortly after the restart script answered, every connection drops and every shell
+        dies; requests go unanswered for ``downtime`` seconds; then the FakeHost has
+        restarted (pending features done, new boot time) and the endpoint answers again.
+        """
+
+        def cycle() -> None:
+            time.sleep(_SHUTDOWN_AFTER)
+            self.down.set()
+            self.close_connections()
+            self.service.kill_shells()
+            time.sleep(downtime)
+            fake.restart()
+            self.count("restart")
+            self.down.clear()
+
+        threading.Thread(target=cycle, name="ddperm-twin-restart", daemon=True).start()
 
     def close_connections(self) -> None:
         with self._lock:
@@ -101,6 +125,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.server.count("http")
+        if self.server.down.is_set():  # restarting: nobody answers
+            self.close_connection = True
+            return
         length = self.headers.get("Content-Length")
         if length is None:
             self._send(411, b"Length Required", [("Content-Type", "text/plain")])
@@ -190,6 +217,11 @@ class Endpoint:
         self._runner.fake = fake
 
     @property
+    def restarts(self) -> int:
+        """How many times the endpoint went away for a restart and came back."""
+        return self._server.counts["restart"]
+
+    @property
     def ssl(self) -> bool:
         return self.certificate is not None
 
@@ -239,12 +271,14 @@ def serve(
     username: str = "ddperm",
     password: str = "twin-Passw0rd",  # noqa: S107  (a loopback test twin)
     registry: ScriptRegistry | None = None,
+    restart_downtime: float = 1.0,
 ) -> Iterator[Endpoint]:
     """Serve ``fake`` as a WinRM endpoint until the block ends (port 0: an ephemeral one).
 
     ``auth`` is what the returned options ask for ("basic", "negotiate" or "ntlm");
     the endpoint accepts both schemes. ``tls`` serves HTTPS with a fresh self-signed
-    certificate whose path is ``endpoint.certificate``.
+    certificate whose path is ``endpoint.certificate``. When a script restarts Windows,
+    the endpoint goes away for ``restart_downtime`` seconds and comes back restarted.
     """
     if auth not in ("basic", "negotiate", "ntlm"):
         raise ValueError(f"the twin speaks basic, negotiate or ntlm, not {auth!r}")
@@ -261,6 +295,7 @@ def serve(
             server.socket = context.wrap_socket(
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
+        runner.on_restart = lambda fake: server.restart_windows(fake, restart_downtime)
         thread = threading.Thread(target=server.serve_forever, name="ddperm-twin", daemon=True)
         thread.start()
         try:
