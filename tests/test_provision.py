@@ -41,17 +41,7 @@ WRITES = {
 }
 
 
-def fresh_machine() -> FakeHost:
-    """A Windows machine before Docker Desktop: no Hyper-V, no group, nothing cached."""
-    fake = FakeHost()
-    for name in ("Microsoft-Hyper-V", "Microsoft-Hyper-V-Hypervisor", "Containers"):
-        fake.features[name] = "Disabled"
-    fake.features["Microsoft-Hyper-V-All"] = "Disabled"
-    fake.hypervisorlaunchtype = None
-    fake.hypervisor_present = False
-    fake.services["vmms"].status = "Stopped"
-    del fake.groups["docker-users"]
-    return fake
+fresh_machine = FakeHost.fresh
 
 
 def _writes(fake: FakeHost) -> list[str]:

@@ -29,12 +29,24 @@ def twin(
             show_default=False,
         ),
     ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="A machine before Docker Desktop (to try provisioning)."),
+    ] = False,
 ) -> None:
-    """Serve a healthy twin machine over WinRM (Basic, NTLM/Negotiate) until Ctrl-C."""
+    """Serve a twin machine over WinRM (Basic, NTLM/Negotiate) until Ctrl-C.
+
+    It is healthy by default; ``--fresh`` serves one without Hyper-V or docker-users,
+    for ``ddperm provision``. A restart script makes it go away briefly and come back.
+    """
+    from ddperm.testing import FakeHost
     from ddperm.testing.winrm import serve
 
     secret = password or secrets.token_urlsafe(12)
-    with serve(auth="ntlm", tls=https, port=port, username=username, password=secret) as endpoint:
+    machine = FakeHost.fresh() if fresh else FakeHost()
+    with serve(
+        machine, auth="ntlm", tls=https, port=port, username=username, password=secret
+    ) as endpoint:
         typer.echo(f"ddperm twin listening on {endpoint.url}")
         typer.echo(f"user: {endpoint.username}  auth: basic, ntlm, negotiate")
         if password is None:

@@ -186,6 +186,24 @@ class FakeHost:
             self.calls.append((script, dict(params)))
             return dispatch(self, script, params)
 
+    @classmethod
+    def fresh(cls) -> FakeHost:
+        """A Windows machine before Docker Desktop: Hyper-V and Containers disabled, the
+        hypervisor not launched, no docker-users group (what provisioning starts from)."""
+        fake = cls()
+        for name in (
+            "Microsoft-Hyper-V-All",
+            "Microsoft-Hyper-V",
+            "Microsoft-Hyper-V-Hypervisor",
+            "Containers",
+        ):
+            fake.features[name] = "Disabled"
+        fake.hypervisorlaunchtype = None
+        fake.hypervisor_present = False
+        fake.services["vmms"].status = "Stopped"
+        del fake.groups["docker-users"]
+        return fake
+
     def restart(self) -> None:
         """What a restart of Windows does to this state.
 
