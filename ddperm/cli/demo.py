@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
 from ddperm.cli import app
+from ddperm.cli.connection import (
+    AskPassword,
+    AuthOpt,
+    CACert,
+    Encryption,
+    Https,
+    Insecure,
+    Password,
+    Port,
+    User,
+    make_target,
+    password_from,
+)
 from ddperm.components.health import HealthReport
+from ddperm.components.vm import VMSpec
 from ddperm.errors import DdpermError
 from ddperm.host import Host
 from ddperm.testing import FakeHost, twin_host
@@ -65,12 +80,25 @@ def tour(host: Host) -> None:
     _step("Hosts entry: status", host.hosts_file.status)
     _step("Hosts entry: ensure", host.hosts_file.ensure)
     _step("Hosts entry: ensure again (changes no byte)", host.hosts_file.ensure)
+    _step("VM: create DockerDesktopVM (2 CPUs, 2 GiB, 64 GiB disk)", _create_vm(host))
+    _step("VM: start", host.vm.start)
+    _step("VM: start again (already running: nothing changes)", host.vm.start)
+    _step("VHDX size", host.vhd.size)
+    _step("VM: stop (graceful shutdown)", host.vm.stop)
     _step("The guard refuses any other VM name", lambda: guard.pin_vm_name("MyOtherVM"))
     _step(
         "The guard refuses a junction-prone device path",
         lambda: guard.check_path(r"\\?\C:\ProgramData\DockerDesktop", what="data folder"),
     )
     _step("Health after", lambda: _health_table(host.health()))
+
+
+def _create_vm(host: Host) -> Callable[[], object]:
+    def create() -> object:
+        existing = host.vm.info()
+        return existing if existing is not None else host.vm.create(VMSpec())
+
+    return create
 
 
 def _demo_twin() -> Host:
@@ -80,8 +108,46 @@ def _demo_twin() -> Host:
 
 
 @app.command()
-def demo() -> None:
-    """A short scripted tour against the Windows-host twin."""
-    console.print("[bold]ddperm demo[/] against the in-process Windows-host twin")
-    with _demo_twin() as host:
-        tour(host)
+def demo(
+    host: Annotated[
+        str | None, typer.Option("--host", help="A real Windows machine (default: the twin).")
+    ] = None,
+    port: Port = None,
+    https: Https = True,
+    auth: AuthOpt = "negotiate",
+    user: User = None,
+    password: Password = None,
+    ask_password: AskPassword = False,
+    ca_cert: CACert = None,
+    insecure: Insecure = False,
+    encryption: Encryption = "auto",
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before changing it.")
+    ] = False,
+) -> None:
+    """A short scripted tour: health, the hosts entry, the VM, the guard.
+
+    Without --host it runs against the in-process Windows-host twin. With --host it
+    changes that machine for real (hosts entry, DockerDesktopVM), so it asks first.
+    """
+    if host is None:
+        console.print("[bold]ddperm demo[/] against the in-process Windows-host twin")
+        with _demo_twin() as twin:
+            tour(twin)
+        return
+    if not yes:
+        typer.confirm(f"This creates and starts DockerDesktopVM on {host}. Continue?", abort=True)
+    target = make_target(
+        host,
+        port=port,
+        https=https,
+        auth=auth,
+        user=user,
+        password=password_from(password, ask_password),
+        ca_cert=ca_cert,
+        insecure=insecure,
+        encryption=encryption,
+    )
+    console.print(f"[bold]ddperm demo[/] against {host} over WinRM")
+    with target.connect() as real:
+        tour(real)
