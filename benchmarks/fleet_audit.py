@@ -142,13 +142,13 @@ def run_size(count: int, concurrency: int, repeats: int) -> dict[str, float]:
             floor_times.append(
                 timed(lambda: list(ThreadPoolExecutor(concurrency).map(raw_health, farm.options)))
             )
-            farm.stats()
+            before = farm.stats()
             report = audit(targets, concurrency=concurrency, deadline=300, progress=False)
             ddperm_times.append(report.seconds)
-            stats = farm.stats()
+            after = farm.stats()
             assert all(r.outcome in ("healthy", "unhealthy") for r in report.results)
-        round_trips = statistics.mean(len(s["calls"]) for s in stats)
-        http = statistics.mean(s["http"] for s in stats)
+        round_trips = statistics.mean(len(s["calls"]) for s in after)
+        http = statistics.mean(a["http"] - b["http"] for a, b in zip(after, before, strict=True))
         memory = memory_per_connection(targets[: min(count, 200)])
     finally:
         farm.close()
