@@ -86,7 +86,7 @@ ALLOWLIST = (
     ),
     Family(
         "Microsoft.PowerShell.Utility",
-        "Select-Object Sort-Object Measure-Object Get-Date",
+        "Select-Object Get-Date",
         "in-memory shaping of objects already read; no side effects",
     ),
     Family(
@@ -116,8 +116,8 @@ ALLOWLIST = (
     ),
     Family(
         "Microsoft.PowerShell.Management",
-        "Get-Service Start-Service Stop-Service",
-        "the docker and vmms services, by exact name or a ServiceController already read",
+        "Get-Service Stop-Service",
+        "read the docker and vmms services by exact name; stop docker (engine_stop)",
     ),
     Family(
         "CimCmdlets",
@@ -141,8 +141,8 @@ ALLOWLIST = (
     ),
     Family(
         "Hyper-V",
-        "Set-VMHardDiskDrive Resize-VHD Optimize-VHD",
-        "move, resize and compact the DockerDesktopVM disk (vhd_*)",
+        "Set-VMHardDiskDrive",
+        "point DockerDesktopVM at its moved disk (vhd_move)",
     ),
     Family(
         "Microsoft.PowerShell.LocalAccounts",
@@ -156,8 +156,8 @@ ALLOWLIST = (
     ),
     Family(
         "Dism",
-        "Get-WindowsOptionalFeature Enable-WindowsOptionalFeature Disable-WindowsOptionalFeature",
-        "Windows optional features (Hyper-V, Containers, VirtualMachinePlatform)",
+        "Get-WindowsOptionalFeature Enable-WindowsOptionalFeature",
+        "read and enable optional features (Hyper-V, Containers, VirtualMachinePlatform)",
     ),
 )
 CORE_MODULES = frozenset(
@@ -204,9 +204,6 @@ _PARAMETER_RULES: tuple[tuple[frozenset[str] | None, str, int, str], ...] = (
     (frozenset({"convertfrom-json"}), "noenumerate", 1, PS7),
     (frozenset({"get-date"}), "asutc", 2, PS7),
     (frozenset({"get-date"}), "unixtimeseconds", 2, PS7),
-    (frozenset({"sort-object"}), "top", 1, PS7),
-    (frozenset({"sort-object"}), "bottom", 1, PS7),
-    (frozenset({"sort-object"}), "stable", 2, PS7),
     (None, "asarray", 7, PS7),
     (None, "enumsasstrings", 14, PS7),
 )
@@ -786,6 +783,16 @@ def fresh_registry(into: Path) -> ScriptRegistry:
     shutil.copytree(script_root(), root)
     (root / "manifest.json").write_text(manifest_text(build_manifest(root)))
     return ScriptRegistry(root)
+
+
+def commands_used(root: Path) -> set[str]:
+    """Every command name (lower-cased, as written) in the scripts and libraries under root."""
+    return {
+        name.lower()
+        for path in [*root.glob("*.ps1"), *root.glob("lib/*.ps1")]
+        for node in _walk(_PARSER.parse(path.read_bytes()).root_node)
+        if node.type == "command" and (name := _command_name(node))
+    }
 
 
 def job_names(root: Path) -> list[str]:
