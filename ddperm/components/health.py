@@ -366,14 +366,21 @@ def hosts_file_problems(status: HostsFileStatus) -> list[Problem]:
     ]
 
 
+_RECACHE = "Cache the organization's policy again with host.policy.cache(...) as an administrator."
 _POLICY_PROBLEMS = {
     "DdpermPolicyUntrusted": (
         "POLICY_UNTRUSTED",
         "non-administrators could change the policy cache (its ACL, owner or a link)",
+        "As an administrator, delete the cache folder (a non-administrator may have made or "
+        "taken it over; caching refuses to write into it), then run host.policy.cache(...).",
     ),
-    "DdpermPolicyTampered": ("POLICY_TAMPERED", "the policy cache was changed outside ddperm"),
-    "DdpermPolicyUnreadable": ("POLICY_DAMAGED", "the policy cache cannot be read"),
-    "DdpermPolicyInvalid": ("POLICY_DAMAGED", "the policy cache holds an invalid policy"),
+    "DdpermPolicyTampered": (
+        "POLICY_TAMPERED",
+        "the policy cache was changed outside ddperm",
+        _RECACHE,
+    ),
+    "DdpermPolicyUnreadable": ("POLICY_DAMAGED", "the policy cache cannot be read", _RECACHE),
+    "DdpermPolicyInvalid": ("POLICY_DAMAGED", "the policy cache holds an invalid policy", _RECACHE),
 }
 
 
@@ -382,14 +389,15 @@ def policy_problems(status: PolicyStatus) -> list[Problem]:
     Management; read() still fails closed); a cache that cannot be trusted is."""
     if status.problem is None or status.problem == "DdpermPolicyMissing":
         return []
-    code, what = _POLICY_PROBLEMS.get(
-        status.problem, ("POLICY_DAMAGED", f"the policy cache is not usable ({status.problem})")
+    code, what, fix = _POLICY_PROBLEMS.get(
+        status.problem,
+        ("POLICY_DAMAGED", f"the policy cache is not usable ({status.problem})", _RECACHE),
     )
     return [
         Problem(
             code=code,
-            message=f"Registry Access Management is denying every registry: {what}.",
-            fix="Cache the organization's policy again with host.policy.cache(...) as an "
-            f"administrator; it rewrites {status.path} with a protected ACL.",
+            message=f"Registry Access Management is denying every registry: {what} "
+            f"({status.path}).",
+            fix=fix,
         )
     ]
