@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,9 @@ from ddperm.components.checks import (
 from ddperm.errors import HostError
 from ddperm.testing import FakeHost
 from tests.backends import Backend
+from tests.fixtures import REAL_WINDOWS
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-windows"
+FIXTURES = REAL_WINDOWS
 if not FIXTURES.is_dir():
     pytest.skip(f"real Windows fixtures not found at {FIXTURES}", allow_module_level=True)
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ddperm.testing.standin import powershell as standin
 from ddperm.transports.clixml import decode_stderr, host_error, unescape
+from tests.fixtures import REAL_WINDOWS
 
-FIXTURES = Path("/work/shared/fixtures/real-windows/clixml")
+FIXTURES = REAL_WINDOWS / "clixml"
 NS = 'xmlns="http://schemas.microsoft.com/powershell/2004/04"'
 
 

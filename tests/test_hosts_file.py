@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +17,12 @@ from ddperm.testing import FakeHost, twin_host
 from ddperm.testing.fakehost import HOSTS_PATH, STOCK_HOSTS
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS
 from tests.backends import Backend
+from tests.fixtures import REAL_WINDOWS
 
 ETC = r"C:\Windows\System32\drivers\etc"
 TEMP = HOSTS_PATH + ".ddperm.tmp"
 BACKUP = HOSTS_PATH + ".ddperm.bak"
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-windows" / "hosts"
+FIXTURES = REAL_WINDOWS / "hosts"
 SECTION = (
     b"# Added by ddperm\r\n127.0.0.1 kubernetes.docker.internal\r\n# End of ddperm section\r\n"
 )

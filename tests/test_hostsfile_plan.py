@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from ddperm import hostsfile
 from ddperm.hostsfile import BEGIN, END, UTF8_BOM, facts, plan, section
 from ddperm.scripts import script_root
+from tests.fixtures import REAL_WINDOWS
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-windows" / "hosts"
+FIXTURES = REAL_WINDOWS / "hosts"
 REAL_FILES = sorted(FIXTURES.glob("*.txt"))
 SECTION_CRLF = (
     b"# Added by ddperm\r\n127.0.0.1 kubernetes.docker.internal\r\n# End of ddperm section\r\n"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -18,8 +17,9 @@ from ddperm.errors import HostError
 from ddperm.testing import FakeHost, FakeVHD
 from ddperm.testing.jobs.hyperv import seed_docker_vm
 from tests.backends import Backend
+from tests.fixtures import REAL_WINDOWS
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-windows"
+FIXTURES = REAL_WINDOWS
 GET_VM = FIXTURES / "get-vm"
 GET_VHD = FIXTURES / "get-vhd"
 DISK = DEFAULT_DATA_FOLDER + r"\DockerDesktop.vhdx"

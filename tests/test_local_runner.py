@@ -22,8 +22,9 @@ from ddperm.errors import HostError, PolicyError, TransportError
 from ddperm.scripts import Script, default_registry
 from ddperm.transports import local as local_module
 from ddperm.transports.local import LocalRunner, wrapper_text
+from tests.fixtures import REAL_WINDOWS
 
-CLIXML = Path("/work/shared/fixtures/real-windows/clixml")
+CLIXML = REAL_WINDOWS / "clixml"
 PROGRESS_ONLY = CLIXML / "stderr-progress-only-pywinrm.clixml"
 WITH_ERROR = CLIXML / "stderr-progress-and-commandnotfound-error-pywinrm.clixml"
 PRELUDE = """\

@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -27,12 +26,11 @@ from ddperm.testing.fakehost import POLICY_FOLDER
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS
 from ddperm.testing.jobs.policy import POLICY_ACL, POLICY_FILE
 from tests.backends import Backend
+from tests.fixtures import REAL_WINDOWS
 
 FETCHED = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=timezone.utc)
 DEV_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
-ADMIN_DOCS = (
-    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-windows" / "docker-admin"
-)
+ADMIN_DOCS = REAL_WINDOWS / "docker-admin"
 
 
 def policy(*registries: str, org: str = "myorg") -> RegistryPolicy:

@@ -8,7 +8,6 @@ DisplayName column is truncated by display width, not by characters.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,9 @@ from ddperm.components.engine import EngineStatus, ServiceStartType, ServiceStat
 from ddperm.errors import HostError
 from ddperm.testing import FakeHost, FakeService
 from tests.backends import Backend
+from tests.fixtures import REAL_WINDOWS
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-windows" / "services"
+FIXTURES = REAL_WINDOWS / "services"
 if not FIXTURES.is_dir():
     pytest.skip(f"real Windows fixtures not found at {FIXTURES}", allow_module_level=True)
 
