@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import ConfigDict, Field
@@ -324,13 +325,21 @@ def _stopped(
 
 
 def _restart_and_wait(host: Host, timeout: float, sleep: Callable[[float], None]) -> None:
-    """Restart Windows and wait until it answers with a newer boot time."""
+    """Restart Windows and wait until it answers with a newer boot time.
+
+    Win32_OperatingSystem.LastBootUpTime is the wall clock minus the tick count, so it
+    moves a little between two queries without any restart (clock adjustments:
+    windows_exporter #74 and #2336, psutil #1007). A real restart happens only after the
+    delay, so its boot time is later than the old one by more than the delay; anything
+    less is the old boot.
+    """
     scheduled = host.setup.restart()
+    newer_than = scheduled.last_boot + timedelta(seconds=scheduled.delay_seconds)
     deadline = time.monotonic() + timeout
     pause = 0.25
     while time.monotonic() < deadline:
         try:
-            if host.setup.boot_state().last_boot > scheduled.last_boot:
+            if host.setup.boot_state().last_boot > newer_than:
                 return
         except (TransportError, HostError):
             pass  # going down or still starting: its services answer later

@@ -183,3 +183,30 @@ def test_over_winrm_the_machine_goes_away_and_comes_back() -> None:
         assert host.runner.pool_opens >= 2  # the restart killed the shell; the pool was reopened
         assert fake.features["Microsoft-Hyper-V"] == "Enabled"
         assert plan(host, DESIRED).steps == ()
+
+
+def test_restart_wait_ignores_the_boot_time_drift_of_the_old_boot() -> None:
+    # Windows' LastBootUpTime moves slightly between queries without any restart (it is the
+    # wall clock minus the tick count). Until the scheduled restart really happened, the
+    # wait must not take such a drifted old boot time for a new boot.
+    from datetime import timedelta
+
+    from ddperm.host import Host
+    from ddperm.provision import _restart_and_wait
+    from ddperm.testing import TwinRunner
+
+    fake = fresh_machine()
+    fake.boot_time_drift = timedelta(milliseconds=600)
+    delays: list[int] = []
+    fake.restart_hooks.append(delays.append)  # the restart happens when the test says so
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        if len(polls) == 3:
+            fake.restart(delays[0])
+
+    with Host(TwinRunner(fake)) as host:
+        _restart_and_wait(host, timeout=60.0, sleep=sleep)
+    assert delays == [10]
+    assert len(polls) == 3  # it returned only after the restart

@@ -144,7 +144,9 @@ def docker_users_add(host: FakeHost, Member: str) -> dict[str, object]:
 
 
 def boot_state(host: FakeHost) -> dict[str, object]:
-    """Twin of Get-DdpermBootState."""
+    """Twin of Get-DdpermBootState (LastBootUpTime moves by ``host.boot_time_drift`` on
+    every query, as Windows' does when its clock is adjusted)."""
+    host.last_boot += host.boot_time_drift
     return {
         "last_boot": host.last_boot.isoformat(),
         "restart_pending": host.restart_pending,
@@ -184,12 +186,12 @@ def restart(host: FakeHost, DelaySeconds: int) -> dict[str, object]:
         )
     result = {
         "scheduled": True,
-        "last_boot": host.last_boot.isoformat(),
+        "last_boot": boot_state(host)["last_boot"],
         "delay_seconds": int(DelaySeconds),
     }
     if host.restart_hooks:
         for hook in host.restart_hooks:
             hook(int(DelaySeconds))
     else:
-        host.restart()
+        host.restart(int(DelaySeconds))
     return result
