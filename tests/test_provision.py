@@ -210,3 +210,26 @@ def test_restart_wait_ignores_the_boot_time_drift_of_the_old_boot() -> None:
         _restart_and_wait(host, timeout=60.0, sleep=sleep)
     assert delays == [10]
     assert len(polls) == 3  # it returned only after the restart
+
+
+def test_docker_users_with_an_orphaned_member_sid_fails_as_on_windows_powershell_51(
+    make_backend: Callable[..., Backend],
+) -> None:
+    # Get-LocalGroupMember (Windows PowerShell 5.1) cannot sort members when one of them is
+    # a SID without a name (deleted or Azure AD account): PowerShell #2996. Known limitation
+    # of lib/Setup.ps1; the twin reproduces the real error instead of inventing a member.
+    from ddperm.errors import HostError
+
+    fake = FakeHost()
+    orphan = "S-1-5-21-1004336348-1177238915-682003330-1099"
+    fake.groups["docker-users"].members.append(orphan)
+    backend = make_backend(fake)
+    with pytest.raises(HostError) as caught:
+        backend.host.setup.docker_users()
+    assert caught.value.fully_qualified_error_id == (
+        "An unspecified error occurred.,Microsoft.PowerShell.Commands.GetLocalGroupMemberCommand"
+    )
+    assert caught.value.exception_type == "System.InvalidOperationException"
+    fake.groups["docker-users"].members[:] = [orphan]  # alone, it is never compared
+    (member,) = backend.host.setup.docker_users().members
+    assert (member.name, member.sid) == ("", orphan)

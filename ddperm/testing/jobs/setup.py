@@ -70,12 +70,30 @@ def bootloader_enable(host: FakeHost) -> dict[str, object]:
 
 
 def docker_users(host: FakeHost) -> dict[str, object]:
-    """Twin of Get-DdpermDockerUsers."""
+    """Twin of Get-DdpermDockerUsers.
+
+    A member that is not in ``host.accounts`` is the SID of an account Windows cannot
+    resolve to a name (deleted, an unreachable domain, Azure AD). Windows PowerShell 5.1's
+    Get-LocalGroupMember sorts the members by name and its comparer dereferences the
+    missing name, so with two or more members it fails (PowerShell #2996, #21617; the error
+    below is the one reported there); a lone member is not compared and has no name.
+    """
     group = host.groups.get("docker-users")
     if group is None:
         return {"exists": False, "sid": None, "members": []}
     sids = {name.lower(): sid for name, sid in host.accounts.items()}
-    members = [{"name": m, "sid": sids.get(m.lower(), "S-1-0-0")} for m in group.members]
+    if any(m.lower() not in sids for m in group.members) and len(group.members) > 1:
+        raise ErrorRecord(
+            "Failed to compare two elements in the array.",
+            f"An unspecified error occurred.,{_LOCAL_ACCOUNTS}.GetLocalGroupMemberCommand",
+            "NotSpecified",
+            "",
+            "System.InvalidOperationException",
+        )
+    members = [
+        {"name": m if m.lower() in sids else "", "sid": sids.get(m.lower(), m)}
+        for m in group.members
+    ]
     return {"exists": True, "sid": group.sid, "members": members}
 
 
