@@ -100,7 +100,7 @@ function Clear-DdpermFolder {
     # Empties one real folder, children first, after re-checking that it is still no link.
     # Returns whether it is now empty.
     param([string]$Folder)
-    [void](Assert-DdpermSafePath -Path $Folder -What 'Windows containers data folder')
+    Assert-DdpermNoLink -Path $Folder -What 'Windows containers data folder'
     $before = $report.refused.Count
     foreach ($item in @(Microsoft.PowerShell.Management\Get-ChildItem -LiteralPath $Folder -Force)) {
         $isLink = ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) -ne 0

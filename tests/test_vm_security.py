@@ -15,10 +15,12 @@ from ddperm.errors import HostError, PolicyError
 from ddperm.guard import SYSTEM_FOLDERS, VM_NAME, check_path, pin_vm_name
 from ddperm.scripts import ScriptRegistry, script_root
 from ddperm.testing import ErrorRecord, FakeFileSystem, FakeHost, FakeVM, twin_host
-from ddperm.testing.fs import SYSTEM
+from ddperm.testing.fakehost import Caller
+from ddperm.testing.fs import ADMINISTRATORS, SYSTEM
 from ddperm.testing.jobs.hyperv import HOST_SYSTEM_FOLDERS, assert_safe_path, seed_docker_vm
 from tests import vetting
 from tests.backends import Backend
+from tests.test_path_parity import snapshot
 
 VM_SCRIPTS = ["vm_info", "vm_create", "vm_start", "vm_stop", "vm_destroy", "vhd_size", "vhd_move"]
 
@@ -545,3 +547,133 @@ def test_move_rechecks_the_destination_after_making_the_folder(
     assert fake.fs.read_bytes(VICTIM) == b"MZ system dll"
     assert fake.fs.exists(DISK)
     assert fake.vms[0].vhd_path == DISK
+
+
+# -- folder ACLs: nothing is written where a non-administrator could change the folder ----
+# (CVE-2022-38730: a pre-created folder hands its ACL to what SYSTEM writes in it, and can be
+# swapped for a junction mid-job; CVE-2025-3224: a user pre-creates a ProgramData folder.)
+
+DEV = Caller().sid
+AUTHENTICATED_USERS = "S-1-5-11"
+ADMIN_ONLY = {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl"}
+
+
+def _user_made(fs: FakeFileSystem, folder: str) -> None:
+    """What a developer's ``mkdir`` leaves: owned by them, and theirs to change."""
+    fs.mkdir(folder)
+    fs.set_owner(folder, DEV)
+    fs.set_acl(folder, {**ADMIN_ONLY, DEV: "FullControl"})
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        lambda fs: _user_made(fs, r"C:\DockerData\vm"),
+        lambda fs: _user_made(fs, r"C:\DockerData"),
+        lambda fs: (
+            fs.mkdir(r"C:\DockerData\vm"),
+            fs.set_acl(r"C:\DockerData", {**ADMIN_ONLY, AUTHENTICATED_USERS: "Modify"}),
+        ),
+        lambda fs: (
+            _user_made(fs, r"C:\DockerData"),
+            fs.mkdir(r"C:\DockerData\vm", acl=ADMIN_ONLY),
+        ),
+        lambda fs: (  # an owner may rewrite the ACL whenever they like
+            fs.mkdir(r"C:\DockerData\vm", acl=ADMIN_ONLY),
+            fs.set_owner(r"C:\DockerData\vm", DEV),
+        ),
+    ],
+    ids=[
+        "user-made-folder",
+        "missing-folder-in-user-made",
+        "inherited-user-write",
+        "user-parent",
+        "user-owned-admin-acl",
+    ],
+)
+def test_create_refuses_a_data_folder_a_user_could_change(
+    backend: Backend, seed: Callable[[FakeFileSystem], object]
+) -> None:
+    fake = _fake(backend)
+    seed(fake.fs)
+    before = snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create(VMSpec(data_folder=r"C:\DockerData\vm"))
+    assert _host_refusal(info) == "DdpermUnsafeAcl"
+    assert snapshot(fake) == before
+
+
+def test_create_makes_no_exception_for_the_callers_profile(backend: Backend) -> None:
+    """The developer may rename any folder in their profile, so swap it for a junction."""
+    fake = _fake(backend)
+    fake.fs.set_acl(r"C:\Users\dev", {**ADMIN_ONLY, DEV: "FullControl"})
+    fake.fs.mkdir(r"C:\Users\dev\dd\vm", acl=ADMIN_ONLY)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create(VMSpec(data_folder=r"C:\Users\dev\dd\vm"))
+    assert _host_refusal(info) == "DdpermUnsafeAcl"
+    assert fake.vms == []
+    assert fake.fs.listdir(r"C:\Users\dev\dd\vm") == []
+
+
+def _realistic_programdata(fake: FakeHost) -> None:
+    """Users may create folders in ProgramData; the installer's DockerDesktop is admin-only."""
+    fake.fs.set_acl(r"C:\ProgramData", {**ADMIN_ONLY, "S-1-5-32-545": "ReadAndExecute, Write"})
+    fake.fs.set_acl(r"C:\ProgramData\DockerDesktop", ADMIN_ONLY)
+
+
+def test_create_accepts_the_installers_admin_only_folder(backend: Backend) -> None:
+    fake = _fake(backend)
+    _realistic_programdata(fake)
+    assert backend.host.vm.create(VMSpec()).vhd_path == DISK
+    assert fake.fs.stat(DISK).size > 0
+
+
+def test_create_refuses_a_new_folder_in_a_folder_users_can_write(backend: Backend) -> None:
+    fake = _fake(backend)
+    _realistic_programdata(fake)
+    before = snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create(VMSpec(data_folder=r"C:\ProgramData\Elsewhere\vm"))
+    assert _host_refusal(info) == "DdpermUnsafeAcl"
+    assert snapshot(fake) == before
+
+
+@pytest.mark.parametrize("folder", [r"C:\Docker\vm", r"D:\Docker\vm"])
+def test_folders_ddperm_creates_are_admin_only(backend: Backend, folder: str) -> None:
+    """Made in a volume root, they would inherit the root's user write ACE otherwise."""
+    fake = _fake(backend)
+    fake.fs.add_volume("D:")
+    backend.host.vm.create(VMSpec(data_folder=folder))
+    for created in (folder[:9], folder):
+        assert fake.fs.explicit_acl(created) == ADMIN_ONLY
+        assert fake.fs.owner(created) == ADMINISTRATORS
+
+
+def test_a_folder_a_user_creates_first_is_refused(twin: Backend) -> None:
+    """The race: between the check and the create the developer makes the folder."""
+    fake = _fake(twin)
+    make_folder = fake.fs.mkdir
+
+    def user_first(path: str, **kwargs: object) -> None:
+        if path == r"C:\Docker":
+            fake.fs.mkdir = make_folder  # type: ignore[method-assign]
+            _user_made(fake.fs, path)
+        make_folder(path, **kwargs)  # type: ignore[arg-type]
+
+    fake.fs.mkdir = user_first  # type: ignore[method-assign]
+    with pytest.raises(HostError) as info:
+        twin.host.vm.create(VMSpec(data_folder=r"C:\Docker\vm"))
+    assert _host_refusal(info) == "DdpermUnsafeAcl"
+    assert fake.vms == []
+    assert not fake.fs.exists(r"C:\Docker\vm")
+
+
+def test_move_refuses_a_destination_a_user_could_change(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    _user_made(fake.fs, r"C:\DockerData")
+    before = snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vhd.move(r"C:\DockerData\disks")
+    assert _host_refusal(info) == "DdpermUnsafeAcl"
+    assert snapshot(fake) == before

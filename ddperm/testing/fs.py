@@ -232,7 +232,16 @@ class FakeFileSystem:
         parent.children[node.name.lower()] = node
         return node
 
-    def mkdir(self, path: str, *, parents: bool = True, exist_ok: bool = True) -> None:
+    def mkdir(
+        self,
+        path: str,
+        *,
+        parents: bool = True,
+        exist_ok: bool = True,
+        acl: dict[str, str] | None = None,
+    ) -> None:
+        """Create the folder (and parents); ``acl`` is set on each folder this call creates,
+        never on one that already exists (``DirectoryInfo.Create(DirectorySecurity)``)."""
         drive, parts = split(path)
         for i in range(1 if parents else len(parts), len(parts) + 1):
             sub = join(drive, parts[:i])
@@ -240,7 +249,7 @@ class FakeFileSystem:
                 if i == len(parts) and not exist_ok:
                     raise FsError(FsErrorKind.EXISTS, sub)
                 continue
-            self._create(sub, Node(Kind.DIRECTORY, ""))
+            self._create(sub, Node(Kind.DIRECTORY, "", acl=None if acl is None else dict(acl)))
 
     def power_cut_after(self, operations: int) -> None:
         """Cut the power during the write or replace after ``operations`` more of them.

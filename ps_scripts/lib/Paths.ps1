@@ -1,12 +1,17 @@
 # ddperm path library: the host-side re-check of every path a privileged job acts on.
-# Python's guard.check_path vets the string; only the host can see links, so this walks
-# the path as it exists on disk (Docker Desktop CVE-2022-25365, -31647, -34292).
-# Error ids: DdpermUnsafePath (bad string), DdpermReparsePoint (a junction, symbolic link
-# or mount point on the path), DdpermSystemPath (the final path is a system folder).
+# Python's guard.check_path vets the string first, but a caller can skip Python (the raw
+# service API, plain PSRP with a vetted script), so this refuses at least everything the
+# guard refuses, and then looks at what only the host can see: links on the path (Docker
+# Desktop CVE-2022-25365, -31647, -34292) and who could change the folders on it
+# (CVE-2022-38730, CVE-2025-3224).
+# Error ids: DdpermUnsafePath (a string the guard refuses), DdpermReparsePoint (a junction,
+# symbolic link or mount point on the path), DdpermSystemPath (the path, as it resolves,
+# is or lies in a system location), DdpermUnsafeAcl (a non-administrator could change a
+# folder on the path, so could swap it for a link or plant files in it).
 
-# Drive-less, lowercase: ddperm.guard.SYSTEM_FOLDERS plus the MSI rollback folder and
-# upgrade leftovers (a test keeps this equal to the twin's HOST_SYSTEM_FOLDERS). A top-level
-# name starting with '$' ($Recycle.Bin, $WinREAgent, ...) is a system location too.
+# ddperm.guard's lists, repeated because the host must not trust the caller to have run
+# the guard (tests/test_path_parity.py keeps every list here equal to the guard's).
+# Drive-less, lowercase; the path itself or anything below it is refused.
 $DdpermSystemFolders = @(
     '\windows',
     '\program files',
@@ -18,9 +23,42 @@ $DdpermSystemFolders = @(
     '\boot',
     '\users\default',
     '\users\public',
+    '\windows.old',
     '\config.msi',
-    '\windows.old'
+    '\documents and settings',
+    '\users\all users',
+    '\programdata\application data',
+    '\pagefile.sys',
+    '\hiberfil.sys',
+    '\swapfile.sys'
 )
+# Only these folders themselves; paths below them are fine. A top-level name starting with
+# '$' ($Recycle.Bin, $WinREAgent, $Extend, ...) is a system location too.
+$DdpermSharedRoots = @('\programdata', '\users')
+$DdpermMaxPath = 259
+$DdpermMaxSegment = 255
+# Win32-forbidden name characters and PowerShell wildcards (a -Path slip must match nothing).
+$DdpermForbiddenChars = '<>:"|?*[]`'
+$DdpermReservedNames = '^(CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|COM[0-9]|LPT[0-9])$'
+# Invisible or unusable characters, by .NET UnicodeCategory (a character outside the BMP is
+# a surrogate pair in a .NET string, so it is refused here even where the guard allows it).
+$DdpermBadCategories = @('Control', 'Format', 'Surrogate', 'PrivateUse', 'OtherNotAssigned',
+    'LineSeparator', 'ParagraphSeparator')
+# What a non-ASCII look-alike must never stand for, and the characters Windows' ANSI
+# "best fit" turns into a separator or a quote (WorstFit).
+$DdpermLookalikeTargets = '\/:."*?<>|'
+$DdpermBestFit = @(0x00A5, 0x20A9, 0x2216, 0x29F5, 0x29F9, 0xFE68, 0x2215, 0x2044, 0x29F8,
+    0x201C, 0x201D, 0x201E, 0x2033)
+
+# Folder ACLs: who may own a folder on a path or hold rights that change it.
+$DdpermTrustedSids = @('S-1-5-18', 'S-1-5-32-544',
+    'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464')
+# Any write: WriteData, AppendData, WriteEA, DeleteChild, WriteAttributes, Delete, WRITE_DAC,
+# WRITE_OWNER, GENERIC_ALL, GENERIC_WRITE.
+$DdpermAnyWriteRights = [int64]0x500D0156
+# What lets someone remove, rename or re-ACL a folder or its children: DeleteChild, Delete,
+# WRITE_DAC, WRITE_OWNER, GENERIC_ALL. (Creating siblings of a folder does not move it.)
+$DdpermReplaceRights = [int64]0x100D0040
 
 function New-DdpermErrorRecord {
     # An ErrorRecord whose FullyQualifiedErrorId is exactly $Id (thrown with 'throw').
@@ -31,29 +69,62 @@ function New-DdpermErrorRecord {
         $exception, $Id, [System.Management.Automation.ErrorCategory]$Category, $Target)
 }
 
-function Assert-DdpermSafePath {
-    # Returns the full path when it is safe to act on; throws otherwise. Never follows a link:
-    # every existing component is inspected for FILE_ATTRIBUTE_REPARSE_POINT, including the
-    # last one and dangling links (GetAttributes does not follow reparse points).
-    [CmdletBinding()]
-    param(
-        [Parameter(Mandatory = $true)] [AllowEmptyString()] [string]$Path,
-        [string]$What = 'path'
-    )
-    $shapeOk = ($Path -match '^[A-Za-z]:\\') -and ($Path -notmatch '[\x00-\x1f<>"|?*/]') -and
-        ($Path.IndexOf(':', 2) -lt 0)
-    $parts = @()
-    if ($shapeOk) { $parts = @($Path.Substring(3).Split('\') | Where-Object { $_ -ne '' }) }
-    foreach ($part in $parts) {
-        if ($part -eq '.' -or $part -eq '..' -or $part -match '~[0-9]' -or $part -match '[. ]$') {
-            $shapeOk = $false
+function Get-DdpermSegmentProblem {
+    # Why one path component is refused (the guard's _segment_problem), or $null.
+    param([AllowEmptyString()] [string]$Segment)
+    if ($Segment -eq '') { return 'an empty segment' }
+    if ($Segment -eq '.' -or $Segment -eq '..') { return "a '.' or '..' segment" }
+    if ($Segment.Length -gt $DdpermMaxSegment) { return "a name longer than $DdpermMaxSegment characters" }
+    foreach ($char in $Segment.ToCharArray()) {
+        $code = [int]$char
+        if ($code -lt 0x80) {
+            if ($code -lt 0x20 -or $code -eq 0x7f -or $DdpermForbiddenChars.IndexOf($char) -ge 0) {
+                return ('the character U+{0:X4}' -f $code)
+            }
+            continue
+        }
+        $category = [string][System.Globalization.CharUnicodeInfo]::GetUnicodeCategory($char)
+        if ($DdpermBadCategories -contains $category -or $category -eq 'SpaceSeparator' -or
+            $DdpermBestFit -contains $code) {
+            return ('the invisible or look-alike character U+{0:X4}' -f $code)
+        }
+        $text = [string]$char
+        $forms = @($text.Normalize([System.Text.NormalizationForm]::FormKC), $text.ToUpperInvariant(),
+            $text.ToLowerInvariant())
+        foreach ($form in $forms) {
+            if (($form.Length -eq 1 -and [int]$form[0] -lt 0x80) -or
+                $form.IndexOfAny($DdpermLookalikeTargets.ToCharArray()) -ge 0) {
+                return ('the character U+{0:X4}, which can pass for ASCII' -f $code)
+            }
         }
     }
-    if (-not $shapeOk -or $parts.Count -eq 0) {
-        throw (New-DdpermErrorRecord 'DdpermUnsafePath' "The $What is not an absolute local path ddperm may use: '$Path'." $Path)
+    if ($Segment -match '[. ]$') { return 'a name ending in a dot or space' }
+    if ($Segment.Split('.')[0].Trim(' ') -match $DdpermReservedNames) { return 'a reserved device name' }
+    if ($Segment -match '~[0-9]') { return 'an 8.3 short name' }
+    return $null
+}
+
+function Get-DdpermSystemLocation {
+    # The protected location (guard._system_folder) that the full path $Full is or lies in, or $null.
+    param([string]$Full)
+    $relative = $Full.Substring(2).TrimEnd('\').ToLowerInvariant()
+    $top = '\' + $relative.Substring(1).Split('\')[0]
+    if ($top.StartsWith('\$')) { return $top }
+    if ($DdpermSharedRoots -contains $relative) { return $relative }
+    foreach ($folder in $DdpermSystemFolders) {
+        if ($relative -eq $folder -or $relative.StartsWith($folder + '\')) { return $folder }
     }
+    return $null
+}
+
+function Assert-DdpermNoLink {
+    # Throws DdpermReparsePoint when an existing component of the drive path $Path is a
+    # junction, symbolic link or mount point. For paths ddperm found itself (a folder it
+    # walks), whose names need not pass the guard's rules; callers' paths go through
+    # Assert-DdpermSafePath.
+    param([Parameter(Mandatory = $true)] [string]$Path, [string]$What = 'path')
     $current = $Path.Substring(0, 2).ToUpperInvariant()
-    foreach ($part in $parts) {
+    foreach ($part in @($Path.Substring(3).Split('\') | Where-Object { $_ -ne '' })) {
         $current = $current + '\' + $part
         try {
             $attributes = [System.IO.File]::GetAttributes($current)
@@ -66,16 +137,90 @@ function Assert-DdpermSafePath {
             throw (New-DdpermErrorRecord 'DdpermReparsePoint' "Refusing the $What '$Path': '$current' is a junction, symbolic link or mount point." $current)
         }
     }
-    # No component is a link, so the final path is the path itself; re-check it resolved.
-    $full = [System.IO.Path]::GetFullPath($Path)
-    $relative = $full.Substring(2).TrimEnd('\').ToLowerInvariant()
-    $top = '\' + $relative.Substring(1).Split('\')[0]
-    foreach ($folder in @($DdpermSystemFolders) + @($top | Where-Object { $_.StartsWith('\$') })) {
-        if ($relative -eq $folder -or $relative.StartsWith($folder + '\')) {
-            throw (New-DdpermErrorRecord 'DdpermSystemPath' "Refusing the $What '$Path': it is inside the system folder '$folder'." $full)
-        }
+}
+
+function Assert-DdpermSafePath {
+    # Returns the full path when it is safe to act on; throws otherwise. First every rule of
+    # the guard's string check; then it walks the path as it exists, never following a link:
+    # every existing component is inspected for FILE_ATTRIBUTE_REPARSE_POINT, including the
+    # last one and dangling links (GetAttributes does not follow reparse points). Only with no
+    # link on it is the path what it resolves to; that resolved path must not be a system one.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)] [AllowEmptyString()] [string]$Path,
+        [string]$What = 'path'
+    )
+    $problem = $null
+    if ($Path.Length -gt $DdpermMaxPath) { $problem = "longer than $DdpermMaxPath characters" }
+    elseif ($Path -notmatch '^[A-Za-z]:\\') { $problem = 'not an absolute path on a drive letter' }
+    elseif ($Path.IndexOf('/') -ge 0) { $problem = 'written with forward slashes' }
+    $parts = @()
+    if ($null -eq $problem) {
+        $parts = @($Path.Substring(3).Split('\'))
+        if ($parts[-1] -eq '') { $parts = @($parts | Select-Object -First ($parts.Count - 1)) }
+        if ($parts.Count -eq 0) { $problem = 'the root of a drive' }
+    }
+    foreach ($part in $parts) {
+        if ($null -ne $problem) { break }
+        $problem = Get-DdpermSegmentProblem $part
+    }
+    if ($null -ne $problem) {
+        throw (New-DdpermErrorRecord 'DdpermUnsafePath' "The $What is not an absolute local path ddperm may use ($problem): '$Path'." $Path)
+    }
+    Assert-DdpermNoLink -Path $Path -What $What
+    $full = [System.IO.Path]::GetFullPath($Path).TrimEnd('\')
+    $location = Get-DdpermSystemLocation $full
+    if ($null -ne $location) {
+        throw (New-DdpermErrorRecord 'DdpermSystemPath' "Refusing the $What '$Path': it is the system location '$location' or inside it." $full)
     }
     return $full
+}
+
+function Get-DdpermFolderAclProblem {
+    # Why a non-administrator could change the folder $Folder: its owner, or an allow ACE
+    # (inherited or not, not inherit-only) granting an untrusted SID any of $Rights. $null if none.
+    param([string]$Folder, [int64]$Rights)
+    $acl = Microsoft.PowerShell.Security\Get-Acl -LiteralPath $Folder
+    $owner = $acl.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
+    if ($DdpermTrustedSids -notcontains $owner) { return "it is owned by $owner" }
+    foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+        $inheritOnly = ($rule.PropagationFlags -band [System.Security.AccessControl.PropagationFlags]::InheritOnly) -ne 0
+        if ($rule.AccessControlType -ne 'Allow' -or $inheritOnly) { continue }
+        $sid = $rule.IdentityReference.Value
+        if ($DdpermTrustedSids -notcontains $sid -and (([int64]$rule.FileSystemRights -band $Rights) -ne 0)) {
+            return "$sid holds $($rule.FileSystemRights)"
+        }
+    }
+    return $null
+}
+
+function Assert-DdpermAdminFolder {
+    # Throws DdpermUnsafeAcl unless no non-administrator can change the folder $Folder (a path
+    # that passed Assert-DdpermSafePath) before SYSTEM writes into it. Every existing folder
+    # on it below the volume root must be owned by SYSTEM, Administrators or TrustedInstaller
+    # and grant nobody else the right to delete, rename or re-ACL it or its children (or the
+    # path could be swapped for a junction); the deepest existing one - the folder itself, or
+    # the one ddperm creates it in - must grant nobody else any write right (files created in
+    # it inherit its ACL). The volume root is not checked: every folder ddperm creates gets
+    # an admin-only ACL (New-DdpermFolder). There is no exception for the caller's profile:
+    # there the user may rename any folder, and the host cannot tell who asked (the service
+    # runs as SYSTEM).
+    param([Parameter(Mandatory = $true)] [string]$Folder, [string]$What = 'folder')
+    $existing = @()
+    $current = $Folder.Substring(0, 2)
+    foreach ($part in @($Folder.Substring(3).Split('\') | Where-Object { $_ -ne '' })) {
+        $current = $current + '\' + $part
+        if (-not [System.IO.Directory]::Exists($current)) { break }
+        $existing += $current
+    }
+    for ($i = 0; $i -lt $existing.Count; $i++) {
+        $rights = $DdpermReplaceRights
+        if ($i -eq $existing.Count - 1) { $rights = $DdpermAnyWriteRights }
+        $problem = Get-DdpermFolderAclProblem -Folder $existing[$i] -Rights $rights
+        if ($null -ne $problem) {
+            throw (New-DdpermErrorRecord 'DdpermUnsafeAcl' "Refusing the $What '$Folder': a non-administrator could change '$($existing[$i])' ($problem)." $existing[$i])
+        }
+    }
 }
 
 function Assert-DdpermSingleLink {
@@ -89,17 +234,52 @@ function Assert-DdpermSingleLink {
     }
 }
 
+function New-DdpermAdminFolderSecurity {
+    # Protected (no inheritance), owner Administrators; SYSTEM and Administrators full control,
+    # inherited by everything created inside: what Docker Desktop's installer gives vm-data.
+    $security = New-Object System.Security.AccessControl.DirectorySecurity
+    $security.SetAccessRuleProtection($true, $false)
+    $security.SetOwner((New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'))
+    foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
+        $security.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule @(
+            (New-Object System.Security.Principal.SecurityIdentifier $sid),
+            [System.Security.AccessControl.FileSystemRights]::FullControl,
+            [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit',
+            [System.Security.AccessControl.PropagationFlags]::None,
+            [System.Security.AccessControl.AccessControlType]::Allow)))
+    }
+    return $security
+}
+
 function New-DdpermFolder {
-    # Creates $Path (a path already passed Assert-DdpermSafePath) and every missing parent;
-    # returns the folders it created, deepest last, so a rollback can remove exactly those.
-    param([Parameter(Mandatory = $true)] [string]$Path)
+    # Creates $Path (a path already passed Assert-DdpermSafePath) and every missing parent,
+    # each created with an admin-only ACL; returns the folders it created, deepest last, so a
+    # rollback can remove exactly those. Assert-DdpermAdminFolder runs before (nothing is
+    # created in a folder a user could change) and after (a user who created a missing folder
+    # first owns it); on a refusal afterwards it removes what it created, then throws.
+    param([Parameter(Mandatory = $true)] [string]$Path, [string]$What = 'folder')
+    Assert-DdpermAdminFolder -Folder $Path -What $What
     $missing = @()
     $current = $Path
     while ($current.Length -gt 3 -and -not (Microsoft.PowerShell.Management\Test-Path -LiteralPath $current)) {
         $missing = @($current) + $missing
         $current = [System.IO.Path]::GetDirectoryName($current)
     }
-    foreach ($folder in $missing) { [void][System.IO.Directory]::CreateDirectory($folder) }
+    try {
+        foreach ($folder in $missing) {
+            $info = New-Object System.IO.DirectoryInfo $folder
+            if ($PSVersionTable.PSEdition -eq 'Core') {
+                [System.IO.FileSystemAclExtensions]::Create($info, (New-DdpermAdminFolderSecurity))
+            } else {
+                $info.Create((New-DdpermAdminFolderSecurity))
+            }
+        }
+        Assert-DdpermAdminFolder -Folder $Path -What $What
+    } catch {
+        $failure = $_
+        Remove-DdpermCreatedFolders -Folders $missing
+        throw $failure
+    }
     return , $missing
 }
 

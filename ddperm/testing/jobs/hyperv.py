@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from typing import cast
 
-from ddperm.guard import SYSTEM_FOLDERS, VM_NAME
+from ddperm.guard import VM_NAME
+from ddperm.scripts import script_root
 from ddperm.testing.dispatch import handles
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import (
@@ -16,42 +19,146 @@ from ddperm.testing.fakehost import (
 )
 from ddperm.testing.fs import (
     ADMINISTRATORS,
+    SYSTEM,
     FakeFileSystem,
     FsError,
     FsErrorKind,
+    Kind,
     join,
     parent_of,
     split,
 )
 
-# lib/Paths.ps1's $DdpermSystemFolders: the guard's list, the MSI rollback folder, upgrade
-# leftovers. A top-level name starting with '$' is a system location as well.
-HOST_SYSTEM_FOLDERS = (*SYSTEM_FOLDERS, "\\config.msi", "\\windows.old")
 _SHAPE = re.compile(r"^[A-Za-z]:\\")
-_BAD = re.compile(r'[\x00-\x1f<>"|?*/]')
+
+
+def _paths_library() -> dict[str, object]:
+    """The lists of lib/Paths.ps1, read from the script text itself (one source of truth).
+
+    ``$Name = @('a', 'b')`` gives a tuple of strings, ``@(0x41, ...)`` a tuple of ints,
+    ``'text'`` a string and ``[int64]0x10`` or ``259`` an int.
+    """
+    text = (script_root() / "lib" / "Paths.ps1").read_text(encoding="ascii")
+    found: dict[str, object] = {}
+    for match in re.finditer(r"^\$Ddperm(\w+) = (@\(.*?\)|'[^']*'|[^\n]+)$", text, re.M | re.S):
+        name, value = match.groups()
+        if value.startswith("@("):
+            items = re.findall(r"'([^']*)'|(0x[0-9A-Fa-f]+)", value)
+            found[name] = tuple(word if word else int(number, 16) for word, number in items)
+        elif value.startswith("'"):
+            found[name] = value[1:-1]
+        else:
+            found[name] = int(value.removeprefix("[int64]"), 0)
+    return found
+
+
+PATHS_LIBRARY = _paths_library()
+HOST_SYSTEM_FOLDERS = cast(tuple[str, ...], PATHS_LIBRARY["SystemFolders"])
+SHARED_ROOTS = cast(tuple[str, ...], PATHS_LIBRARY["SharedRoots"])
+MAX_PATH = cast(int, PATHS_LIBRARY["MaxPath"])
+MAX_SEGMENT = cast(int, PATHS_LIBRARY["MaxSegment"])
+FORBIDDEN_CHARS = cast(str, PATHS_LIBRARY["ForbiddenChars"])
+RESERVED_NAMES = re.compile(cast(str, PATHS_LIBRARY["ReservedNames"]), re.IGNORECASE)
+BAD_CATEGORIES = cast(tuple[str, ...], PATHS_LIBRARY["BadCategories"])
+LOOKALIKE_TARGETS = cast(str, PATHS_LIBRARY["LookalikeTargets"])
+BEST_FIT = cast(tuple[int, ...], PATHS_LIBRARY["BestFit"])
+TRUSTED_SIDS = cast(tuple[str, ...], PATHS_LIBRARY["TrustedSids"])
+ANY_WRITE_RIGHTS = cast(int, PATHS_LIBRARY["AnyWriteRights"])
+REPLACE_RIGHTS = cast(int, PATHS_LIBRARY["ReplaceRights"])
+# .NET's UnicodeCategory names for Python's abbreviations.
+DOTNET_CATEGORIES = {
+    "Cc": "Control",
+    "Cf": "Format",
+    "Cs": "Surrogate",
+    "Co": "PrivateUse",
+    "Cn": "OtherNotAssigned",
+    "Zl": "LineSeparator",
+    "Zp": "ParagraphSeparator",
+    "Zs": "SpaceSeparator",
+}
+# FileSystemRights by name, as the twin's ACLs write them ("Write, ReadAndExecute" combines).
+FILE_SYSTEM_RIGHTS = {
+    "ListDirectory": 0x1,
+    "CreateDirectories": 0x4,
+    "Read": 0x20089,
+    "ReadAndExecute": 0x200A9,
+    "Write": 0x116,
+    "Modify": 0x301BF,
+    "FullControl": 0x1F01FF,
+}
 
 
 def _path_error(fqid: str, message: str, target: str) -> ErrorRecord:
     return ErrorRecord(message, fqid, "SecurityError", target, "System.InvalidOperationException")
 
 
-def assert_safe_path(fs: FakeFileSystem, path: str, what: str = "path") -> str:
-    """Twin of ``Assert-DdpermSafePath`` (lib/Paths.ps1): the full path, or the error it throws.
+def _segment_problem(segment: str) -> str:
+    """Twin of ``Get-DdpermSegmentProblem``, over UTF-16 code units as .NET sees them."""
+    if segment == "":
+        return "an empty segment"
+    if segment in (".", ".."):
+        return "a '.' or '..' segment"
+    if len(segment.encode("utf-16-le", "surrogatepass")) // 2 > MAX_SEGMENT:
+        return f"a name longer than {MAX_SEGMENT} characters"
+    for char in segment:
+        code = ord(char)
+        if code < 0x80:
+            if code < 0x20 or code == 0x7F or char in FORBIDDEN_CHARS:
+                return f"the character U+{code:04X}"
+            continue
+        category = "Cs" if code > 0xFFFF else unicodedata.category(char)  # a surrogate pair
+        if DOTNET_CATEGORIES.get(category) in (*BAD_CATEGORIES, "SpaceSeparator") or (
+            code in BEST_FIT
+        ):
+            return f"the invisible or look-alike character U+{code:04X}"
+        for form in (unicodedata.normalize("NFKC", char), char.upper(), char.lower()):
+            if (len(form) == 1 and form.isascii()) or any(c in LOOKALIKE_TARGETS for c in form):
+                return f"the character U+{code:04X}, which can pass for ASCII"
+    if segment[-1] in ". ":
+        return "a name ending in a dot or space"
+    if RESERVED_NAMES.match(segment.split(".")[0].strip(" ")):
+        return "a reserved device name"
+    if re.search(r"~[0-9]", segment):
+        return "an 8.3 short name"
+    return ""
 
-    DdpermUnsafePath for a bad string, DdpermReparsePoint when any existing component
-    (the last one and dangling links included) is a junction or symlink, DdpermSystemPath
-    when the final path lies in a system folder. Reusable by every twin that deletes or moves.
-    """
-    parts = [p for p in path[3:].split("\\") if p] if _SHAPE.match(path) else []
-    shape_ok = bool(parts) and not _BAD.search(path) and ":" not in path[2:]
-    if not shape_ok or any(
-        p in (".", "..") or re.search(r"~[0-9]", p) or p[-1] in ". " for p in parts
-    ):
-        raise _path_error(
-            "DdpermUnsafePath",
-            f"The {what} is not an absolute local path ddperm may use: '{path}'.",
-            path,
-        )
+
+def _path_problem(path: str) -> tuple[str, list[str]]:
+    """The string checks of ``Assert-DdpermSafePath``: (problem or "", the path's parts)."""
+    if len(path.encode("utf-16-le", "surrogatepass")) // 2 > MAX_PATH:
+        return f"longer than {MAX_PATH} characters", []
+    if not _SHAPE.match(path):
+        return "not an absolute path on a drive letter", []
+    if "/" in path:
+        return "written with forward slashes", []
+    parts = path[3:].split("\\")
+    if parts[-1] == "":
+        parts.pop()
+    if not parts:
+        return "the root of a drive", []
+    for part in parts:
+        problem = _segment_problem(part)
+        if problem:
+            return problem, parts
+    return "", parts
+
+
+def system_location(full: str) -> str:
+    """Twin of ``Get-DdpermSystemLocation``: the protected location ``full`` is or lies in."""
+    relative = full[2:].rstrip("\\").lower()
+    top = "\\" + relative[1:].split("\\")[0]
+    if top.startswith("\\$"):
+        return top
+    if relative in SHARED_ROOTS:
+        return relative
+    for folder in HOST_SYSTEM_FOLDERS:
+        if relative == folder or relative.startswith(folder + "\\"):
+            return folder
+    return ""
+
+
+def assert_no_link(fs: FakeFileSystem, path: str, what: str = "path") -> None:
+    """Twin of ``Assert-DdpermNoLink``: DdpermReparsePoint for a link on an existing component."""
     links = fs.reparse_points_on(path)
     if links:
         raise _path_error(
@@ -60,18 +167,97 @@ def assert_safe_path(fs: FakeFileSystem, path: str, what: str = "path") -> str:
             "or mount point.",
             links[0],
         )
-    drive, _ = split(path)
-    full = join(drive, parts)
-    relative = full[2:].lower()
-    top = "\\" + relative[1:].split("\\")[0]
-    for folder in HOST_SYSTEM_FOLDERS + ((top,) if top.startswith("\\$") else ()):
-        if relative == folder or relative.startswith(folder + "\\"):
-            raise _path_error(
-                "DdpermSystemPath",
-                f"Refusing the {what} '{path}': it is inside the system folder '{folder}'.",
-                full,
-            )
+
+
+def assert_safe_path(fs: FakeFileSystem, path: str, what: str = "path") -> str:
+    """Twin of ``Assert-DdpermSafePath`` (lib/Paths.ps1): the full path, or the error it throws.
+
+    DdpermUnsafePath for a string the guard refuses, DdpermReparsePoint when any existing
+    component (the last one and dangling links included) is a junction or symlink,
+    DdpermSystemPath when the path, as it resolves, is or lies in a system location.
+    Reusable by every twin that deletes or moves.
+    """
+    problem, parts = _path_problem(path)
+    if problem:
+        raise _path_error(
+            "DdpermUnsafePath",
+            f"The {what} is not an absolute local path ddperm may use ({problem}): '{path}'.",
+            path,
+        )
+    assert_no_link(fs, path, what)
+    full = join(split(path)[0], parts)
+    location = system_location(full)
+    if location:
+        raise _path_error(
+            "DdpermSystemPath",
+            f"Refusing the {what} '{path}': it is the system location '{location}' or inside it.",
+            full,
+        )
     return full
+
+
+def _rights(names: str) -> int:
+    return sum(FILE_SYSTEM_RIGHTS[name.strip()] for name in names.split(","))
+
+
+def folder_acl_problem(fs: FakeFileSystem, folder: str, rights: int) -> str:
+    """Twin of ``Get-DdpermFolderAclProblem``: an untrusted owner, or an untrusted SID
+    holding any of ``rights`` in the folder's effective ACL; "" when there is none."""
+    owner = fs.owner(folder)
+    if owner not in TRUSTED_SIDS:
+        return f"it is owned by {owner}"
+    for sid, names in fs.acl(folder).items():
+        if sid not in TRUSTED_SIDS and _rights(names) & rights:
+            return f"{sid} holds {names}"
+    return ""
+
+
+def assert_admin_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -> None:
+    """Twin of ``Assert-DdpermAdminFolder``: DdpermUnsafeAcl when a non-administrator could
+    replace an existing folder on ``folder`` below the volume root, or write to the deepest
+    existing one."""
+    drive, parts = split(folder)
+    existing: list[str] = []
+    for i in range(1, len(parts) + 1):
+        current = join(drive, parts[:i])
+        if not fs.exists(current, follow=True) or fs.stat(current, follow=True).kind is not (
+            Kind.DIRECTORY
+        ):
+            break
+        existing.append(current)
+    for i, current in enumerate(existing):
+        rights = ANY_WRITE_RIGHTS if i == len(existing) - 1 else REPLACE_RIGHTS
+        problem = folder_acl_problem(fs, current, rights)
+        if problem:
+            raise _path_error(
+                "DdpermUnsafeAcl",
+                f"Refusing the {what} '{folder}': a non-administrator could change "
+                f"'{current}' ({problem}).",
+                current,
+            )
+
+
+ADMIN_ONLY_ACL = {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl"}
+
+
+def new_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -> list[str]:
+    """Twin of ``New-DdpermFolder``: checked before and after, every folder it makes
+    admin-only; returns those folders (shallowest first), or removes them and throws."""
+    assert_admin_folder(fs, folder, what)
+    drive, parts = split(folder)
+    missing = [
+        join(drive, parts[:i])
+        for i in range(1, len(parts) + 1)
+        if not fs.exists(join(drive, parts[:i]), follow=True)
+    ]
+    try:
+        for path in missing:
+            fs.mkdir(path, parents=False, acl=ADMIN_ONLY_ACL)  # nothing if it exists by now
+        assert_admin_folder(fs, folder, what)
+    except (ErrorRecord, FsError):
+        _remove_created(fs, missing)
+        raise
+    return missing
 
 
 def assert_single_link(fs: FakeFileSystem, path: str, what: str = "file") -> None:
@@ -312,16 +498,6 @@ def vm_info(host: FakeHost, VMName: str) -> dict[str, object]:
     return {"vm": None if vm is None else vm_info_document(vm)}
 
 
-def _missing_folders(fs: FakeFileSystem, folder: str) -> list[str]:
-    """New-DdpermFolder's list: the folders that do not exist yet, shallowest first."""
-    drive, parts = split(folder)
-    return [
-        join(drive, parts[:i])
-        for i in range(1, len(parts) + 1)
-        if not fs.exists(join(drive, parts[:i]), follow=True)
-    ]
-
-
 def _remove_created(fs: FakeFileSystem, folders: list[str]) -> None:
     """Remove-DdpermCreatedFolders: deepest first, stop at the first that will not go."""
     for folder in reversed(folders):
@@ -376,10 +552,10 @@ def vm_create(
             vhdx,
             "ResourceExists",
         )
-    created = _missing_folders(host.fs, folder)
+    created: list[str] = []
     vm: FakeVM | None = None
     try:
-        host.fs.mkdir(folder)
+        created = new_folder(host.fs, folder)
         assert_safe_path(host.fs, vhdx, "VM disk")  # the script checks again before New-VHD
         _new_vhd(host, vhdx, DiskSizeBytes)
         vm = FakeVM(VMName, memory_startup_bytes=MemoryStartupBytes, processor_count=1)
@@ -567,11 +743,11 @@ def _move_disk(
 ) -> None:
     """The try/catch of vhd_move.ps1: every step undone on failure."""
     fs = host.fs
-    created = _missing_folders(fs, folder)
+    created: list[str] = []
     step = "Move-Item" if method == "rename" else "Copy-Item"
     placed = False
     try:
-        fs.mkdir(folder)
+        created = new_folder(fs, folder)
         assert_safe_path(fs, target, "destination")  # again, right before writing
         _assert_free(fs, target)
         placed = True

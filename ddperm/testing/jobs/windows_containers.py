@@ -11,7 +11,7 @@ from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import CONTAINERS_DATA_ROOT, FakeHost
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, FakeFileSystem, FsError, FsErrorKind, Kind
 from ddperm.testing.jobs.engine import engine_status
-from ddperm.testing.jobs.hyperv import assert_safe_path
+from ddperm.testing.jobs.hyperv import assert_no_link, assert_safe_path
 
 TRUSTED_INSTALLER = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
 CONTAINER_ACCOUNTS = ("S-1-5-93-2-1", "S-1-5-93-2-2")  # ContainerAdministrator, ContainerUser
@@ -61,7 +61,7 @@ def _remove_entry(fs: FakeFileSystem, path: str, report: dict[str, Any]) -> None
 
 def _clear(fs: FakeFileSystem, folder: str, report: dict[str, Any]) -> bool:
     """Twin of ``Clear-DdpermFolder``: empty a real folder; True when it is now empty."""
-    assert_safe_path(fs, folder, "Windows containers data folder")
+    assert_no_link(fs, folder, "Windows containers data folder")
     before = len(report["refused"])
     for name in fs.listdir(folder):
         path = folder + "\\" + name
