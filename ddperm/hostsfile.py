@@ -43,7 +43,7 @@ BEGIN = b"# Added by ddperm"
 END = b"# End of ddperm section"
 DOCKER_HEADERS = (b"# Added by Docker Desktop", b"# Added by Docker for Windows")
 UTF8_BOM = b"\xef\xbb\xbf"
-_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 MAX_NAMES_PER_LINE = 9
 MAX_BYTES = 8 * 2**20  # hosts_read.ps1 refuses larger files (DdpermHostsTooLarge)
 _LINES = re.compile(rb"[^\n]*\n|[^\n]+\Z")
@@ -154,7 +154,7 @@ def section(eol: bytes, names: Sequence[str] = (KUBERNETES_NAME,), ip: str = HOS
 def _split_bom(data: bytes) -> tuple[bytes, bytes]:
     if data.startswith(UTF8_BOM):
         return UTF8_BOM, data[len(UTF8_BOM) :]
-    if data.startswith(_WIDE_BOMS):
+    if data.startswith(WIDE_BOMS):
         raise UnsupportedHostsFile(
             "the hosts file is UTF-16 or UTF-32; ddperm edits only ASCII-compatible files"
         )

@@ -197,7 +197,7 @@ _INTERESTING = [
     "# 注释".encode("gbk"),
 ]
 _EOLS = [b"\r\n", b"\n", b"\r\r\n"]
-_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")  # plan() refuses these (tested above)
+WIDE_BOMS = hostsfile.WIDE_BOMS  # plan() refuses these (tested above)
 
 
 def _is_marker(line: bytes) -> bool:
@@ -216,7 +216,7 @@ def marker_free_files(draw: st.DrawFn) -> bytes:
     body = [ln for ln in draw(st.lists(user_lines, max_size=20)) if not _is_marker(ln)]
     tail = draw(text_lines)
     data = b"".join(body) + (b"" if _is_marker(tail) else tail)
-    assume(not data.startswith(_WIDE_BOMS))
+    assume(not data.startswith(WIDE_BOMS))
     return draw(st.sampled_from([b"", UTF8_BOM])) + data
 
 
@@ -255,7 +255,7 @@ def files_with_sections(draw: st.DrawFn) -> tuple[bytes, bytes]:
                 out.append(line)
                 kept.append(line)
     data = b"".join(out)
-    assume(not data.startswith((*_WIDE_BOMS, UTF8_BOM)))  # BOMs have their own tests
+    assume(not data.startswith((*WIDE_BOMS, UTF8_BOM)))  # BOMs have their own tests
     return data, b"".join(kept)
 
 
@@ -272,7 +272,7 @@ def test_property_users_lines_survive_and_only_ours_go(case: tuple[bytes, bytes]
     assert len(out) - len(users) in (len(SECTION_CRLF), len(SECTION_LF))
 
 
-any_file = st.binary(max_size=300).filter(lambda b: not b.startswith(_WIDE_BOMS))
+any_file = st.binary(max_size=300).filter(lambda b: not b.startswith(WIDE_BOMS))
 mixed_file = st.one_of(any_file, marker_free_files(), files_with_sections().map(lambda c: c[0]))
 
 
@@ -357,5 +357,5 @@ def _ps_in_sync(data: bytes) -> bool:
 @given(mixed_file, st.sampled_from([b"", b"\n", b"\r\n", b"x", b"# End of ddperm section"]))
 def test_property_host_side_in_sync_agrees_with_the_planner(data: bytes, extra: bytes) -> None:
     for candidate in (data, plan(data), plan(data) + extra, extra + plan(data)):
-        if not candidate.startswith(_WIDE_BOMS):
+        if not candidate.startswith(WIDE_BOMS):
             assert _ps_in_sync(candidate) == facts(candidate).in_sync
