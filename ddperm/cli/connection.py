@@ -6,6 +6,7 @@ hidden prompt (``--ask-password``); they are never echoed, printed or logged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -78,5 +79,22 @@ def _auth(value: str) -> Auth:
     raise typer.BadParameter(f"--auth must be one of {', '.join(allowed)}")
 
 
-def make_target(server: str, **flags: Any) -> Target:
+CONNECTION_FLAGS = (
+    "port",
+    "https",
+    "auth",
+    "user",
+    "password",
+    "ask_password",
+    "ca_cert",
+    "insecure",
+    "encryption",
+)
+"""The connection options every host command declares (Port, Https, AuthOpt, ... above)."""
+
+
+def target_from(server: str, command_locals: Mapping[str, Any]) -> Target:
+    """The Target a command's connection flags describe (pass the command's ``locals()``)."""
+    flags = {name: command_locals[name] for name in CONNECTION_FLAGS}
+    flags["password"] = password_from(flags["password"], flags.pop("ask_password"))
     return Target(name=server, server=server, **target_options(**flags))

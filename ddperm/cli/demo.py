@@ -21,8 +21,7 @@ from ddperm.cli.connection import (
     Password,
     Port,
     User,
-    make_target,
-    password_from,
+    target_from,
 )
 from ddperm.components.health import HealthReport
 from ddperm.components.vm import VMSpec
@@ -137,17 +136,7 @@ def demo(
         return
     if not yes:
         typer.confirm(f"This creates and starts DockerDesktopVM on {host}. Continue?", abort=True)
-    target = make_target(
-        host,
-        port=port,
-        https=https,
-        auth=auth,
-        user=user,
-        password=password_from(password, ask_password),
-        ca_cert=ca_cert,
-        insecure=insecure,
-        encryption=encryption,
-    )
+    target = target_from(host, locals())
     console.print(f"[bold]ddperm demo[/] against {host} over WinRM")
     with target.connect() as real:
         tour(real)

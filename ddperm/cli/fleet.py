@@ -22,8 +22,8 @@ from ddperm.cli.connection import (
     Password,
     Port,
     User,
-    make_target,
     password_from,
+    target_from,
     target_options,
 )
 from ddperm.fleet import FleetReport, Target, audit, check_host, load_targets
@@ -77,17 +77,7 @@ def health(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Every health check of one machine in one round trip; exit 1 unless healthy."""
-    target = make_target(
-        host,
-        port=port,
-        https=https,
-        auth=auth,
-        user=user,
-        password=password_from(password, ask_password),
-        ca_cert=ca_cert,
-        insecure=insecure,
-        encryption=encryption,
-    )
+    target = target_from(host, locals())
     result = check_host(target, deadline)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))

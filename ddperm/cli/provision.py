@@ -22,8 +22,7 @@ from ddperm.cli.connection import (
     Password,
     Port,
     User,
-    make_target,
-    password_from,
+    target_from,
 )
 from ddperm.components.vm import GIB, VMSpec
 from ddperm.errors import DdpermError
@@ -124,17 +123,7 @@ def provision_command(
         )
     except (ValidationError, ValueError, DdpermError) as exc:
         raise typer.BadParameter(f"desired state: {exc}") from exc
-    target = make_target(
-        host,
-        port=port,
-        https=https,
-        auth=auth,
-        user=user,
-        password=password_from(password, ask_password),
-        ca_cert=ca_cert,
-        insecure=insecure,
-        encryption=encryption,
-    )
+    target = target_from(host, locals())
     try:
         with target.connect() as connection:
             planned = plan(connection, desired)
