@@ -12,12 +12,12 @@ from pydantic import BaseModel
 
 from ddperm.components.vm import VMSpec
 from ddperm.errors import HostError, PolicyError
-from ddperm.guard import SYSTEM_FOLDERS, VM_NAME, check_path, pin_vm_name
+from ddperm.guard import VM_NAME, check_path, pin_vm_name
 from ddperm.scripts import ScriptRegistry, script_root
 from ddperm.testing import ErrorRecord, FakeFileSystem, FakeHost, FakeVM, twin_host
 from ddperm.testing.fakehost import Caller
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM
-from ddperm.testing.jobs.hyperv import HOST_SYSTEM_FOLDERS, assert_safe_path, seed_docker_vm
+from ddperm.testing.jobs.hyperv import assert_safe_path, seed_docker_vm
 from tests import vetting
 from tests.backends import Backend
 from tests.test_path_parity import snapshot
@@ -31,14 +31,6 @@ def _fqid(fs: FakeFileSystem, path: str) -> str:
     with pytest.raises(ErrorRecord) as info:
         assert_safe_path(fs, path)
     return info.value.fqid
-
-
-def test_paths_library_lists_the_same_system_folders_as_the_guard() -> None:
-    text = (script_root() / "lib" / "Paths.ps1").read_text()
-    block = re.search(r"\$DdpermSystemFolders = @\((?P<body>.*?)\)\n", text, re.DOTALL)
-    assert block is not None
-    assert tuple(re.findall(r"'([^']*)'", block["body"])) == HOST_SYSTEM_FOLDERS
-    assert set(SYSTEM_FOLDERS) <= set(HOST_SYSTEM_FOLDERS)
 
 
 def test_safe_path_accepts_plain_folders_existing_or_not() -> None:
