@@ -1,6 +1,8 @@
 # ddperm-kind: ensure
 # Ensures DockerDesktopVM is Off: a guest shutdown with a deadline; with -Force, a VM that
-# does not shut down in time (or is Saved or Paused) is turned off instead.
+# does not shut down in time (or is Saved or Paused) is turned off instead. A guest that
+# accepted the shutdown but is still shutting down blocks every other state change of the
+# VM, so Hyper-V refuses that turn-off (DdpermTurnOffRefused) until the shutdown ends.
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
@@ -39,7 +41,12 @@ if ($state -eq 'Off') {
         if (-not $Force) {
             throw (New-DdpermErrorRecord 'DdpermShutdownTimeout' "The virtual machine '$VMName' did not shut down within $TimeoutSeconds seconds; stop it with force to turn it off." $VMName 'OperationTimeout')
         }
-        Hyper-V\Stop-VM -VM $vm -TurnOff -Force
+        try {
+            Hyper-V\Stop-VM -VM $vm -TurnOff -Force
+        } catch {
+            if ($null -ne $finished) { throw }
+            throw (New-DdpermErrorRecord 'DdpermTurnOffRefused' "The virtual machine '$VMName' did not shut down within $TimeoutSeconds seconds, and Hyper-V refuses to turn it off while its guest is still shutting down ($($_.Exception.Message)). Wait for the shutdown to finish, then stop it again." $VMName 'InvalidOperation')
+        }
         $forced = $true
     }
 } elseif ($state -eq 'Saved' -or $state -eq 'Paused') {

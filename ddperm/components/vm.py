@@ -155,7 +155,9 @@ class VMComponent(Component):
 
     def stop(self, force: bool = False, timeout: int = DEFAULT_STOP_TIMEOUT) -> VMChange:
         """Ensure the VM is Off: a guest shutdown within ``timeout`` seconds; with ``force``,
-        turn it off when the shutdown does not finish (or the VM is Saved or Paused)."""
+        turn it off when the shutdown does not finish (or the VM is Saved or Paused). Hyper-V
+        refuses the turn-off while the guest is still in a shutdown it accepted
+        (``DdpermTurnOffRefused``); stop again once that shutdown ended."""
         if type(force) is not bool:
             raise PolicyError(f"force must be True or False, not {force!r}")
         if type(timeout) is not int or not 1 <= timeout <= MAX_STOP_TIMEOUT:

@@ -105,7 +105,7 @@ class FakeVM:
     memory_startup_bytes: int = 2 * 2**30
     vhd_path: str = ""  # its one hard disk ("" when it has none)
     path: str = ""
-    hangs_on_shutdown: bool = False  # the guest ignores shutdown requests (Stop-VM hangs)
+    hangs_on_shutdown: bool = False  # the guest accepted a shutdown but does not finish it
 
 
 def _default_services() -> dict[str, FakeService]:

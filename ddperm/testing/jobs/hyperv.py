@@ -635,7 +635,18 @@ def vm_stop(
                     VMName,
                     "OperationTimeout",
                 )
-            forced = True
+            # The guest accepted the shutdown and is still in it: Hyper-V refuses every other
+            # state change, so the turn-off fails (an e2e test of eryph-org/eryph shows
+            # Stop-VM -TurnOff throwing while Stop-VM -Force -AsJob is pending).
+            refused = _invalid_state(vm, "StopVM")
+            raise _script_error(
+                "DdpermTurnOffRefused",
+                f"The virtual machine '{VMName}' did not shut down within {TimeoutSeconds} "
+                "seconds, and Hyper-V refuses to turn it off while its guest is still shutting "
+                f"down ({refused.message}). Wait for the shutdown to finish, then stop it again.",
+                VMName,
+                "InvalidOperation",
+            )
     elif vm.state in ("Saved", "Paused"):
         if not Force:
             raise _script_error(
