@@ -14,8 +14,15 @@ $ProgressPreference = 'SilentlyContinue'
 # ddperm:include Checks
 
 $state = Get-DdpermBootState
-$null = shutdown.exe /r /t $DelaySeconds /d p:4:2 /c 'ddperm provisioning: restart to finish enabling Windows features'
-if ($LASTEXITCODE -ne 0) {
-    throw (New-DdpermCheckError -Message "shutdown.exe refused to schedule the restart (exit code $LASTEXITCODE)." -ErrorId 'DdpermRestartRefused' -Category InvalidOperation)
+# shutdown.exe reports a refusal on stderr. Windows PowerShell 5.1 turns each stderr line of
+# a native program into an error record when stderr is redirected or the session is remote
+# (PSRP), and $ErrorActionPreference = 'Stop' would make the first one terminating
+# (PowerShell #3996) before the exit code is read; so stderr is merged and the exit code decides.
+$ErrorActionPreference = 'Continue'
+$null = shutdown.exe /r /t $DelaySeconds /d p:4:2 /c 'ddperm provisioning: restart to finish enabling Windows features' 2>&1
+$exitCode = $LASTEXITCODE
+$ErrorActionPreference = 'Stop'
+if ($exitCode -ne 0) {
+    throw (New-DdpermCheckError -Message "shutdown.exe refused to schedule the restart (exit code $exitCode)." -ErrorId 'DdpermRestartRefused' -Category InvalidOperation)
 }
 Write-DdpermResult ([ordered]@{ scheduled = $true; last_boot = $state.last_boot; delay_seconds = $DelaySeconds })
