@@ -177,6 +177,7 @@ class FakeHost:
     # the wall clock minus the tick count, so clock adjustments move it (windows_exporter
     # #74, #2336; psutil #1007). Zero by default.
     boot_time_drift: timedelta = timedelta(0)
+    restart_delay: int = 0  # DelaySeconds of the last restart scheduled (restart.ps1)
     restart_hooks: list[Callable[[int], None]] = field(default_factory=list, repr=False)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -208,9 +209,10 @@ class FakeHost:
         del fake.groups["docker-users"]
         return fake
 
-    def restart(self, delay_seconds: int = 0) -> None:
+    def restart(self, delay_seconds: int | None = None) -> None:
         """What a restart of Windows does to this state (``delay_seconds`` after it was
-        scheduled: the new boot time is at least that much later than the old one).
+        scheduled, by default the last scheduled delay: the new boot time is at least that
+        much later than the old one).
 
         Pending feature changes complete, the hypervisor runs if Hyper-V is enabled and
         the boot entry says Auto, services come up by start type (VMMS with Hyper-V),
@@ -236,7 +238,8 @@ class FakeHost:
                     vm.state = "Off" if vm.state != "Saved" else "Saved"
             self.restart_pending = False
             now = datetime.now(timezone.utc).replace(microsecond=0)
-            self.last_boot = max(now, self.last_boot + timedelta(seconds=delay_seconds + 1))
+            delay = self.restart_delay if delay_seconds is None else delay_seconds
+            self.last_boot = max(now, self.last_boot + timedelta(seconds=delay + 1))
 
     # -- small queries the jobs share ------------------------------------------------
 

@@ -207,6 +207,7 @@ def restart(host: FakeHost, DelaySeconds: int) -> dict[str, object]:
         "last_boot": boot_state(host)["last_boot"],
         "delay_seconds": int(DelaySeconds),
     }
+    host.restart_delay = int(DelaySeconds)
     if host.restart_hooks:
         for hook in host.restart_hooks:
             hook(int(DelaySeconds))
