@@ -44,6 +44,9 @@ try {
     [void](Hyper-V\New-VHD -Path $vhdx -SizeBytes $DiskSizeBytes -Dynamic)
     $vm = Hyper-V\New-VM -Name $VMName -Generation 2 -MemoryStartupBytes $MemoryStartupBytes -NoVHD
     Hyper-V\Set-VM -VM $vm -ProcessorCount $ProcessorCount -StaticMemory -AutomaticCheckpointsEnabled $false
+    # Generation 2 VMs start with Secure Boot on the Microsoft Windows template, which does
+    # not boot Docker Desktop's Linux kernel (Docker's own MobyLinux.ps1 turned it off too).
+    Hyper-V\Set-VMFirmware -VM $vm -EnableSecureBoot Off
     Hyper-V\Add-VMHardDiskDrive -VM $vm -Path $vhdx
 } catch {
     $failure = $_

@@ -75,6 +75,14 @@ def test_create_makes_an_off_vm_with_a_dynamic_vhdx(backend: Backend) -> None:
     assert backend.host.vm.info() == info
 
 
+def test_create_turns_secure_boot_off_for_the_linux_kernel(backend: Backend) -> None:
+    fake = _fake(backend)
+    backend.host.vm.create(VMSpec())
+    (vm,) = fake.vms
+    assert vm.generation == 2
+    assert vm.secure_boot is False
+
+
 def test_create_in_a_new_folder_on_another_drive(backend: Backend) -> None:
     fake = _fake(backend)
     fake.fs.add_volume("D:")

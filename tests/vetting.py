@@ -136,7 +136,7 @@ ALLOWLIST = (
     ),
     Family(
         "Hyper-V",
-        "New-VM New-VHD Set-VM Add-VMHardDiskDrive Remove-VM",
+        "New-VM New-VHD Set-VM Set-VMFirmware Add-VMHardDiskDrive Remove-VM",
         "create and destroy DockerDesktopVM (vm_create, vm_destroy), named by $VMName",
     ),
     Family(
@@ -182,6 +182,7 @@ _SCRIPTBLOCK = frozenset({"scriptblock", "management.automation.scriptblock"})  
 CIM_METHODS = {
     "openstore": "",
     "openobject": "",
+    "enumerateelementtypes": "",
     "getelement": "",
     "setintegerelement": "0x250000f0",
 }

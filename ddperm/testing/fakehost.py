@@ -106,6 +106,7 @@ class FakeVM:
     vhd_path: str = ""  # its one hard disk ("" when it has none)
     path: str = ""
     hangs_on_shutdown: bool = False  # the guest accepted a shutdown but does not finish it
+    secure_boot: bool = True  # Generation 2 default (Microsoft Windows template)
 
 
 def _default_services() -> dict[str, FakeService]:

@@ -103,15 +103,19 @@ function Get-DdpermBootloaderStatus {
     if (-not $loader.ReturnValue) {
         throw (New-DdpermCheckError -Message 'The BCD entry {current} could not be opened.' -ErrorId 'DdpermBcdObjectUnavailable' -Category ObjectNotFound)
     }
-    $element = $null
-    try {
-        $element = CimCmdlets\Invoke-CimMethod -InputObject $loader.Object -MethodName 'GetElement' -Arguments @{ Type = [uint32]0x250000F0 }
-    } catch [Microsoft.Management.Infrastructure.CimException] {
-        if ($_.Exception.NativeErrorCode -ne [Microsoft.Management.Infrastructure.NativeErrorCode]::NotFound) { throw }
+    # Ask which elements exist first: a never-set hypervisorlaunchtype is then simply absent,
+    # not an error whose code would have to be interpreted.
+    $types = CimCmdlets\Invoke-CimMethod -InputObject $loader.Object -MethodName 'EnumerateElementTypes'
+    if (-not $types.ReturnValue) {
+        throw (New-DdpermCheckError -Message 'The BCD entry {current} could not be enumerated.' -ErrorId 'DdpermBcdObjectUnavailable' -Category ReadError)
     }
     $raw = $null
     $launchType = 'NotSet'
-    if ($null -ne $element -and $element.ReturnValue) {
+    if (@($types.Types) -contains [uint32]0x250000F0) {
+        $element = CimCmdlets\Invoke-CimMethod -InputObject $loader.Object -MethodName 'GetElement' -Arguments @{ Type = [uint32]0x250000F0 }
+        if (-not $element.ReturnValue) {
+            throw (New-DdpermCheckError -Message 'The BCD element hypervisorlaunchtype could not be read.' -ErrorId 'DdpermBcdElementUnreadable' -Category ReadError)
+        }
         $raw = [int64]$element.Element.Integer
         $launchType = 'Other'
         if ($raw -eq 0) { $launchType = 'Off' }

@@ -569,6 +569,7 @@ def vm_create(
                 "NotSpecified",
             )
         vm.processor_count = ProcessorCount
+        vm.secure_boot = False  # Set-VMFirmware -EnableSecureBoot Off
         vm.vhd_path = vhdx  # Add-VMHardDiskDrive
     except ErrorRecord:
         if vm is not None:
