@@ -202,14 +202,17 @@ def _vm_exists(host: Host) -> bool:
 def _docker_user_steps(host: Host, desired: DesiredState) -> list[Step]:
     if not desired.docker_users:
         return []
-    group = host.setup.docker_users()
-    names = [m.name.lower() for m in group.members]
+    group = host.setup.docker_users(desired.docker_users)
     steps = []
-    for user in desired.docker_users:
-        wanted = user.lower()
-        if not any(n == wanted or n.endswith("\\" + wanted) for n in names):
-            before = "not a member" if group.exists else "group missing"
-            steps.append(Step(kind="docker_user", target=user, before=before, after="member"))
+    for account in group.members:
+        if not account.member:
+            if account.sid is None:
+                before = "unknown account"
+            else:
+                before = "not a member" if group.exists else "group missing"
+            steps.append(
+                Step(kind="docker_user", target=account.name, before=before, after="member")
+            )
     return steps
 
 

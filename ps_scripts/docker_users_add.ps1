@@ -15,23 +15,22 @@ $ProgressPreference = 'SilentlyContinue'
 # ddperm:include Setup
 
 $created = $false
-$state = Get-DdpermDockerUsers
-if (-not $state.exists) {
+$group = Get-DdpermDockerUsersGroup
+if ($null -eq $group) {
     $null = Microsoft.PowerShell.LocalAccounts\New-LocalGroup -Name 'docker-users' -Description 'Users allowed to use Docker Desktop'
     $created = $true
-    $state = Get-DdpermDockerUsers
+    $group = Get-DdpermDockerUsersGroup
 }
 $account = Microsoft.PowerShell.Utility\New-Object -TypeName System.Security.Principal.NTAccount -ArgumentList $Member
 $sid = [string]$account.Translate([System.Security.Principal.SecurityIdentifier]).Value
 $added = $false
-if (-not (@($state.members | Microsoft.PowerShell.Core\Where-Object { $_.sid -eq $sid }).Count)) {
-    Microsoft.PowerShell.LocalAccounts\Add-LocalGroupMember -SID $state.sid -Member $sid
+if (-not (Test-DdpermGroupMember -Group $group -Sid $sid)) {
+    Microsoft.PowerShell.LocalAccounts\Add-LocalGroupMember -SID $group.SID -Member $sid
     $added = $true
-    $state = Get-DdpermDockerUsers
 }
 Write-DdpermResult ([ordered]@{
     group_created = $created
     member_added  = $added
     member_sid    = $sid
-    group         = $state
+    group         = (Get-DdpermDockerUsers -Member @($Member))
 })

@@ -212,24 +212,37 @@ def test_restart_wait_ignores_the_boot_time_drift_of_the_old_boot() -> None:
     assert len(polls) == 3  # it returned only after the restart
 
 
-def test_docker_users_with_an_orphaned_member_sid_fails_as_on_windows_powershell_51(
+def test_an_orphaned_member_sid_does_not_break_docker_users(
     make_backend: Callable[..., Backend],
 ) -> None:
-    # Get-LocalGroupMember (Windows PowerShell 5.1) cannot sort members when one of them is
-    # a SID without a name (deleted or Azure AD account): PowerShell #2996. Known limitation
-    # of lib/Setup.ps1; the twin reproduces the real error instead of inventing a member.
-    from ddperm.errors import HostError
-
+    # Windows PowerShell 5.1's Get-LocalGroupMember fails to list a group holding a SID
+    # without a name (a deleted or Azure AD account, PowerShell #2996); ddperm asks about
+    # each account alone, so such a member never matters.
     fake = FakeHost()
     orphan = "S-1-5-21-1004336348-1177238915-682003330-1099"
     fake.groups["docker-users"].members.append(orphan)
     backend = make_backend(fake)
-    with pytest.raises(HostError) as caught:
-        backend.host.setup.docker_users()
-    assert caught.value.fully_qualified_error_id == (
-        "An unspecified error occurred.,Microsoft.PowerShell.Commands.GetLocalGroupMemberCommand"
-    )
-    assert caught.value.exception_type == "System.InvalidOperationException"
-    fake.groups["docker-users"].members[:] = [orphan]  # alone, it is never compared
-    (member,) = backend.host.setup.docker_users().members
-    assert (member.name, member.sid) == ("", orphan)
+    status = backend.host.setup.docker_users(["dev", "alice", "mallory"])
+    assert [(a.name, a.member) for a in status.members] == [
+        ("dev", True),
+        ("alice", False),
+        ("mallory", False),
+    ]
+    assert status.members[2].sid is None  # Windows cannot resolve it
+    planned = plan(backend.host, DesiredState(docker_users=("alice", "mallory"), features=()))
+    users = [(s.target, s.before) for s in planned.steps if s.kind == "docker_user"]
+    assert users == [("alice", "not a member"), ("mallory", "unknown account")]
+    backend.host.setup.add_docker_user("alice")
+    assert orphan in fake.groups["docker-users"].members
+    assert backend.host.setup.docker_users(["alice"]).members[0].member
+
+
+@pytest.mark.parametrize("accounts", [[], ["x"] * 33, ["*"]])
+def test_docker_users_question_is_checked_before_it_runs(
+    make_backend: Callable[..., Backend], accounts: list[str]
+) -> None:
+    fake = FakeHost()
+    backend = make_backend(fake)
+    with pytest.raises(PolicyError):
+        backend.host.setup.docker_users(accounts)
+    assert fake.calls == []

@@ -42,15 +42,20 @@ class LaunchChange(HostModel):
     restart_needed: bool
 
 
-class GroupMember(HostModel):
+class AccountMembership(HostModel):
+    """One account asked about: its SID (None when Windows cannot resolve the name)."""
+
     name: str
-    sid: str
+    sid: str | None
+    member: bool
 
 
 class DockerUsers(HostModel):
+    """The docker-users group and the accounts asked about (never the whole member list)."""
+
     exists: bool
     sid: str | None
-    members: tuple[GroupMember, ...]
+    members: tuple[AccountMembership, ...]
 
 
 class MembershipChange(HostModel):
@@ -92,9 +97,12 @@ class SetupComponent(Component):
         """Set hypervisorlaunchtype of {current} to Auto (needs elevation and a restart)."""
         return self._executor.call("bootloader_enable", LaunchChange)
 
-    def docker_users(self) -> DockerUsers:
-        """The docker-users group and its members."""
-        return self._executor.call("docker_users_status", DockerUsers)
+    def docker_users(self, members: Iterable[str]) -> DockerUsers:
+        """Whether docker-users exists and, for each account named, whether it is a member."""
+        names = [check_member(m) for m in members]
+        if not 1 <= len(names) <= 32:
+            raise PolicyError(f"ask about 1 to 32 accounts, not {len(names)}")
+        return self._executor.call("docker_users_status", DockerUsers, {"Member": names})
 
     def add_docker_user(self, member: str) -> MembershipChange:
         """Make ``member`` a docker-users member, creating the group if missing."""

@@ -69,37 +69,54 @@ def bootloader_enable(host: FakeHost) -> dict[str, object]:
     return {"before": before, "after": "Auto", "changed": changed, "restart_needed": changed}
 
 
-def docker_users(host: FakeHost) -> dict[str, object]:
-    """Twin of Get-DdpermDockerUsers.
-
-    A member that is not in ``host.accounts`` is the SID of an account Windows cannot
-    resolve to a name (deleted, an unreachable domain, Azure AD). Windows PowerShell 5.1's
-    Get-LocalGroupMember sorts the members by name and its comparer dereferences the
-    missing name, so with two or more members it fails (PowerShell #2996, #21617; the error
-    below is the one reported there); a lone member is not compared and has no name.
-    """
-    group = host.groups.get("docker-users")
-    if group is None:
-        return {"exists": False, "sid": None, "members": []}
+def _sid_of(host: FakeHost, member: str) -> str:
+    """A group member's SID: known accounts by name; anything else is a bare SID (an
+    account Windows can no longer name: deleted, an unreachable domain, Azure AD)."""
     sids = {name.lower(): sid for name, sid in host.accounts.items()}
-    if any(m.lower() not in sids for m in group.members) and len(group.members) > 1:
+    return sids.get(member.lower(), member)
+
+
+def docker_users(host: FakeHost, names: list[str]) -> dict[str, object]:
+    """Twin of Get-DdpermDockerUsers: each account looked up on its own, so members whose
+    SID has no name (which break a whole-group Get-LocalGroupMember on 5.1) never matter."""
+    group = host.groups.get("docker-users")
+    members = {_sid_of(host, m) for m in group.members} if group else set()
+    accounts = []
+    for name in names:
+        try:
+            sid: str | None = _translate(host, name)[1]
+        except ErrorRecord:
+            sid = None
+        accounts.append({"name": name, "sid": sid, "member": sid is not None and sid in members})
+    return {"exists": group is not None, "sid": group.sid if group else None, "members": accounts}
+
+
+def _check_member_pattern(script: str, member: object) -> str:
+    if not isinstance(member, str) or not re.fullmatch(MEMBER_PATTERN, member):
         raise ErrorRecord(
-            "Failed to compare two elements in the array.",
-            f"An unspecified error occurred.,{_LOCAL_ACCOUNTS}.GetLocalGroupMemberCommand",
-            "NotSpecified",
-            "",
-            "System.InvalidOperationException",
+            f"Cannot validate argument on parameter 'Member'. The argument \"{member}\" does "
+            "not match the pattern.",
+            f"ParameterArgumentValidationError,{script}",
+            "InvalidData",
+            "Member",
+            "System.Management.Automation.ParameterBindingValidationException",
         )
-    members = [
-        {"name": m if m.lower() in sids else "", "sid": sids.get(m.lower(), m)}
-        for m in group.members
-    ]
-    return {"exists": True, "sid": group.sid, "members": members}
+    return member
 
 
 @handles("docker_users_status")
-def docker_users_status(host: FakeHost) -> dict[str, object]:
-    return docker_users(host)
+def docker_users_status(host: FakeHost, Member: list[str]) -> dict[str, object]:
+    names = [Member] if isinstance(Member, str) else list(Member)
+    if not 1 <= len(names) <= 32:
+        raise ErrorRecord(
+            "Cannot validate argument on parameter 'Member'. The parameter requires at least 1 "
+            f"value(s) and no more than 32 value(s) - {len(names)} value(s) were provided.",
+            "ParameterArgumentValidationError,docker_users_status",
+            "InvalidData",
+            "Member",
+            "System.Management.Automation.ParameterBindingValidationException",
+        )
+    return docker_users(host, [_check_member_pattern("docker_users_status", n) for n in names])
 
 
 def _access_denied(command: str) -> ErrorRecord:
@@ -131,15 +148,7 @@ def _translate(host: FakeHost, member: str) -> tuple[str, str]:
 
 @handles("docker_users_add")
 def docker_users_add(host: FakeHost, Member: str) -> dict[str, object]:
-    if not re.fullmatch(MEMBER_PATTERN, Member):
-        raise ErrorRecord(
-            f"Cannot validate argument on parameter 'Member'. The argument \"{Member}\" does "
-            "not match the pattern.",
-            "ParameterArgumentValidationError,docker_users_add",
-            "InvalidData",
-            "Member",
-            "System.Management.Automation.ParameterBindingValidationException",
-        )
+    _check_member_pattern("docker_users_add", Member)
     created = False
     if "docker-users" not in host.groups:
         if not host.caller.elevated:
@@ -148,7 +157,7 @@ def docker_users_add(host: FakeHost, Member: str) -> dict[str, object]:
         created = True
     name, sid = _translate(host, Member)
     group = host.groups["docker-users"]
-    added = name.lower() not in (m.lower() for m in group.members)
+    added = sid not in {_sid_of(host, m) for m in group.members}
     if added:
         if not host.caller.elevated:
             raise _access_denied("AddLocalGroupMember")
@@ -157,7 +166,7 @@ def docker_users_add(host: FakeHost, Member: str) -> dict[str, object]:
         "group_created": created,
         "member_added": added,
         "member_sid": sid,
-        "group": docker_users(host),
+        "group": docker_users(host, [Member]),
     }
 
 
