@@ -13,9 +13,9 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable
-from typing import Literal
 
 from ddperm.components.base import Component
+from ddperm.components.engine import ServiceStatus
 from ddperm.errors import PolicyError
 from ddperm.model import HostModel
 
@@ -30,10 +30,6 @@ HRESULT_CLASS_NOT_REGISTERED = -2147221164  # 0x80040154: DISM under pwsh 7 (Pow
 # The same pattern is the scripts' ValidatePattern: letters, digits, '-', '_', '.'; no
 # wildcard ('*', '?', '[', ']'), no space, no quote.
 FEATURE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,99}")  # used with fullmatch
-
-ServiceStatus = Literal[
-    "Stopped", "StartPending", "StopPending", "Running", "ContinuePending", "PausePending", "Paused"
-]
 
 
 class FeatureState(str, enum.Enum):
@@ -77,7 +73,7 @@ class HyperVStatus(HostModel):
     @property
     def enabled(self) -> bool:
         """Hyper-V is usable now: hypervisor running and VMMS running."""
-        return self.hypervisor_present and self.vmms_status == "Running"
+        return self.hypervisor_present and self.vmms_status is ServiceStatus.RUNNING
 
 
 class BootloaderStatus(HostModel):

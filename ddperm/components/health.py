@@ -30,7 +30,7 @@ from ddperm.components.checks import (
     HyperVStatus,
     LaunchType,
 )
-from ddperm.components.engine import EngineStatus, ServiceStartType
+from ddperm.components.engine import EngineStatus, ServiceStartType, ServiceStatus
 from ddperm.components.hosts_file import HostsFileStatus
 from ddperm.components.policy import PolicyStatus
 from ddperm.components.vm import VMInfoResult
@@ -234,11 +234,11 @@ def hyperv_problems(status: HyperVStatus) -> list[Problem]:
                 doc=DOC_HYPERV,
             )
         )
-    elif status.vmms_status != "Running":
+    elif status.vmms_status is not ServiceStatus.RUNNING:
         problems.append(
             Problem(
                 code="VMMS_NOT_RUNNING",
-                message=f"The vmms service is {status.vmms_status}.",
+                message=f"The vmms service is {status.vmms_status.value}.",
                 fix="Start it: Start-Service -Name vmms (as an administrator).",
             )
         )
