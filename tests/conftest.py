@@ -10,8 +10,14 @@ from hypothesis import HealthCheck, settings
 from ddperm.testing import FakeHost
 from tests.backends import BACKENDS, Backend, inprocess
 
+# CI explores a fixed, larger set of examples (a landing must not hinge on a random draw);
+# local runs draw new random examples every time, which is where new edge cases turn up.
 settings.register_profile(
-    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.load_profile("ci" if __import__("os").environ.get("CI") else "dev")
