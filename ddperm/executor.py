@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -12,7 +11,7 @@ from ddperm import guard
 from ddperm.errors import OutputError, PolicyError
 from ddperm.retry import RetryPolicy
 from ddperm.runner import Params, Runner
-from ddperm.scripts import Script, ScriptRegistry, default_registry
+from ddperm.scripts import ScriptRegistry, default_registry
 
 M = TypeVar("M", bound=BaseModel)
 _SCALARS = (str, int, bool, type(None))
@@ -43,25 +42,18 @@ class Executor:
         self.runner = runner
         self.registry = registry if registry is not None else default_registry()
         self.retry = retry if retry is not None else RetryPolicy()
-        self._lock = threading.Lock()
-        self.calls = 0
-
-    def script(self, name: str) -> Script:
-        return self.registry.get(name)
 
     def call(self, name: str, model: type[M], params: Params | None = None) -> M:
         """Run script ``name`` with ``params`` and parse its answer as ``model``."""
         params = dict(params or {})
         _check_params(params)
         script = self.registry.get(name)
-        with self._lock:
-            self.calls += 1
         text = self.retry.call(script.kind, lambda: self.runner.run(script, params))
         return parse_output(script.name, text, model)
 
 
 def parse_output(script: str, text: str, model: type[M]) -> M:
-    """Parse the one JSON document a script wrote; an ``error`` document becomes HostError."""
+    """Parse the one JSON document a script wrote as ``model``; anything else is OutputError."""
     try:
         data = json.loads(text)
     except (TypeError, ValueError) as exc:

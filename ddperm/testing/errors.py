@@ -65,14 +65,3 @@ def validate_set_failed(script: str, name: str, value: object, allowed: list[str
         name,
         "System.Management.Automation.ParameterBindingValidationException",
     )
-
-
-def requires_elevation(command_fqid: str) -> ErrorRecord:
-    """What DISM/Hyper-V cmdlets say to a caller that is not elevated."""
-    return ErrorRecord(
-        "The requested operation requires elevation.",
-        command_fqid,
-        "NotSpecified",
-        "",
-        "System.Runtime.InteropServices.COMException",
-    )

@@ -431,9 +431,6 @@ class FakeFileSystem:
                     return dict(node.acl)
         return {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USERS: "Read"}
 
-    def volume_of(self, path: str) -> str:
-        return split(self.resolve(path) if self.exists(path, follow=True) else path)[0]
-
 
 def _dp(path: str, name: str) -> tuple[str, list[str]]:
     drive, parts = split(path)
