@@ -1,4 +1,4 @@
-"""The twin against real Windows output (../shared/fixtures/real-windows/get-vm, get-vhd).
+"""The twin against real Windows output (tests/fixtures/real-windows/get-vm, get-vhd).
 
 Error records, state names and Get-VHD's numbers captured on real machines are parsed
 here and compared with what the twin answers through ``backend.host``.
@@ -23,8 +23,6 @@ FIXTURES = REAL_WINDOWS
 GET_VM = FIXTURES / "get-vm"
 GET_VHD = FIXTURES / "get-vhd"
 DISK = DEFAULT_DATA_FOLDER + r"\DockerDesktop.vhdx"
-
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"no fixtures at {FIXTURES}")
 
 
 def _fake(backend: Backend) -> FakeHost:

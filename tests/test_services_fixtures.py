@@ -1,4 +1,4 @@
-"""The engine twin against real Windows service output (../shared/fixtures/real-windows/services).
+"""The engine twin against real Windows service output (tests/fixtures/real-windows/services).
 
 The fixtures are stored with LF; real consoles write CRLF, so every file is read back with
 CRLF as well. Tables are split on runs of white space, never on fixed columns: on ja-JP the
@@ -18,8 +18,6 @@ from tests.backends import Backend
 from tests.fixtures import REAL_WINDOWS
 
 FIXTURES = REAL_WINDOWS / "services"
-if not FIXTURES.is_dir():
-    pytest.skip(f"real Windows fixtures not found at {FIXTURES}", allow_module_level=True)
 
 # (fixture, the UI culture of the machine it came from)
 GET_SERVICE_TABLES = [
