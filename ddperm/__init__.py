@@ -5,6 +5,7 @@ with inputs checked by a guard and answers validated as pydantic models.
 """
 
 from ddperm.components.policy import RegistryPolicy
+from ddperm.components.system import ddperm_version
 from ddperm.components.vm import VMSpec
 from ddperm.errors import (
     AuthenticationError,
@@ -19,6 +20,8 @@ from ddperm.host import Host
 from ddperm.retry import RetryPolicy
 from ddperm.transports.local import local
 from ddperm.transports.psrp import connect
+
+__version__ = ddperm_version()
 
 __all__ = [
     "VM_NAME",

@@ -10,6 +10,9 @@ from hypothesis import HealthCheck, settings
 from ddperm.testing import FakeHost
 from tests.backends import BACKENDS, Backend, inprocess
 
+# The run fails if any test touches a path outside the repository (tests/_outside_reads.py).
+pytest_plugins = ["tests._outside_reads"]
+
 # CI explores a fixed, larger set of examples (a landing must not hinge on a random draw);
 # local runs draw new random examples every time, which is where new edge cases turn up.
 settings.register_profile(
