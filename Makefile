@@ -1,37 +1,52 @@
 # Two entry points on a fresh Linux machine: `make demo` and `make test`.
+# Both create .venv; demo installs only what the tour needs (the twin extra), test adds the
+# dev extra to the same venv. Each install leaves a stamp, so demo then test (or the other
+# way round) installs each set once, and again only when pyproject.toml changes.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+TWIN   := $(VENV)/.installed-twin
+DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench manifest clean
+.PHONY: demo test lint typecheck docs unit bench manifest clean
 
-$(STAMP): pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(TWIN): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[twin]'
+	touch $(TWIN)
+
+# dev includes twin, so the demo's stamp is renewed too.
+$(DEV): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(DEV) $(TWIN)
+
+demo: $(TWIN)
 	$(PY) -m ddperm demo $(ARGS)
 
-test: lint typecheck unit
+test: lint typecheck docs unit
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(PY) -m ruff check ddperm tests examples benchmarks
 	$(PY) -m ruff format --check ddperm tests examples benchmarks
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(PY) -m mypy
 
-unit: $(STAMP)
+# The API reference (mkdocs.yml); --strict makes a broken reference fail the build.
+docs: $(DEV)
+	$(PY) -m mkdocs build --strict --quiet
+
+unit: $(DEV)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(PY) -m benchmarks $(ARGS)
 
-manifest: $(STAMP)
+manifest: $(DEV)
 	$(PY) -c 'import sys; from ddperm.scripts import main; sys.exit(main(["--write-manifest"]))'
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site .mypy_cache .pytest_cache .ruff_cache
