@@ -1,11 +1,12 @@
 # Two entry points on a fresh Linux machine: `make demo` and `make test`.
-# Both create .venv; demo installs only what the tour needs (the twin extra), test adds the
-# dev extra to the same venv. Each install leaves a stamp, so demo then test (or the other
-# way round) installs each set once, and again only when pyproject.toml changes.
+# Both create .venv. demo installs only what the tour needs (ddperm itself: the in-process
+# twin needs no extra); test adds the dev extra to the same venv. Each install leaves its
+# stamp, so demo then test (or the other way round) installs each set once, and again only
+# when pyproject.toml changes.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-TWIN   := $(VENV)/.installed-twin
+BASE   := $(VENV)/.installed-base
 DEV    := $(VENV)/.installed-dev
 
 .PHONY: demo test lint typecheck docs unit bench manifest clean
@@ -14,16 +15,16 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(TWIN): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[twin]'
-	touch $(TWIN)
+$(BASE): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $(BASE)
 
-# dev includes twin, so the demo's stamp is renewed too.
+# dev includes everything the demo needs, so the demo's stamp is renewed too.
 $(DEV): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(DEV) $(TWIN)
+	touch $(DEV) $(BASE)
 
-demo: $(TWIN)
+demo: $(BASE)
 	$(PY) -m ddperm demo $(ARGS)
 
 test: lint typecheck docs unit
