@@ -17,6 +17,7 @@ from ddperm.host import Host
 from ddperm.testing import FakeHost, TwinRunner
 from ddperm.testing.standin import standin_host
 from ddperm.testing.winrm import shared_endpoint
+from ddperm.transports.local import local as ddperm_local
 from ddperm.transports.psrp import connect
 
 
@@ -68,6 +69,13 @@ def real_host(fake: FakeHost, **options: Any) -> Iterator[Backend]:
         yield Backend("real-host", host, None)
 
 
+@contextmanager
+def real_local(fake: FakeHost, **options: Any) -> Iterator[Backend]:
+    """This Windows machine through ddperm.local(DDPERM_TEST_LOCAL): powershell.exe or pwsh."""
+    with ddperm_local(os.environ["DDPERM_TEST_LOCAL"], **options) as host:
+        yield Backend("real-local", host, None)
+
+
 BACKENDS: dict[str, Callable[..., object]] = {
     "inprocess": inprocess,
     "winrm-basic": functools.partial(_over_winrm, "winrm-basic", "basic"),
@@ -76,3 +84,5 @@ BACKENDS: dict[str, Callable[..., object]] = {
 }
 if os.environ.get("DDPERM_TEST_HOST"):
     BACKENDS["real-host"] = real_host
+if os.environ.get("DDPERM_TEST_LOCAL"):
+    BACKENDS["real-local"] = real_local
