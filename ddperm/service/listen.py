@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Protocol
 
 from ddperm.host import Host
+from ddperm.service.admission import Limits
 from ddperm.service.audit import AuditLog
-from ddperm.service.server import DEFAULT_GROUP, Limits, Service
+from ddperm.service.server import DEFAULT_GROUP, Service
 
 HostFactory = Callable[[], Host]
 
