@@ -24,6 +24,7 @@ from ddperm.service.errors import ServiceStartError
 from ddperm.service.peer import PeerCredentialError, unix_peer
 from ddperm.service.safe_paths import check_directory, check_existing_components
 from ddperm.service.server import Service
+from ddperm.service.systemd import check_inherited
 
 SOCKET_MODE = 0o660
 _STOP_GRACE_SECONDS = 60.0
@@ -107,9 +108,17 @@ def bind_socket(path: Path, gid: int) -> tuple[socket.socket, Path]:
 class UnixListener:
     """Accepts connections, checks each peer, and serves each on its own thread."""
 
-    def __init__(self, service: Service, path: str | os.PathLike[str], group: str) -> None:
+    def __init__(
+        self,
+        service: Service,
+        path: str | os.PathLike[str],
+        group: str,
+        *,
+        inherited: socket.socket | None = None,
+    ) -> None:
         self.service = service
         self.path = Path(path)
+        self._inherited = inherited
         self.group = group
         self.gid = group_id(group)
         self._sock: socket.socket | None = None
@@ -120,8 +129,13 @@ class UnixListener:
         self._open_lock = threading.Lock()
 
     def start(self) -> None:
-        self._sock, bound = bind_socket(self.path, self.gid)
-        self._bound = (bound, bound.lstat().st_ino)
+        if self._inherited is not None:  # systemd made it, and removes it (RemoveOnStop)
+            self.path = check_inherited(self._inherited, self.gid)
+            prepare_directory(self.path.parent)
+            self._sock = self._inherited
+        else:
+            self._sock, bound = bind_socket(self.path, self.gid)
+            self._bound = (bound, bound.lstat().st_ino)
         self._sock.settimeout(0.2)
         self._accept_thread = threading.Thread(
             target=self._accept_loop, args=(self._sock,), daemon=True
