@@ -3,30 +3,48 @@
 from __future__ import annotations
 
 import json
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
 from ddperm import guard
 from ddperm.errors import OutputError, PolicyError
 from ddperm.retry import RetryPolicy
-from ddperm.runner import Params, Runner
-from ddperm.scripts import ScriptRegistry, default_registry
+from ddperm.runner import Params, ParamValue, Runner
+from ddperm.scripts import Script, ScriptRegistry, default_registry
 
 M = TypeVar("M", bound=BaseModel)
 _SCALARS = (str, int, bool, type(None))
 
 
-def _check_params(params: Params) -> None:
-    """Parameters are plain data; the VM name, wherever it appears, is the pinned one."""
+def checked_params(script: Script, params: Params) -> Params:
+    """The parameters as the script declares them, as plain data, with the VM name pinned.
+
+    PowerShell binds parameter names case-insensitively, so each key is matched that way
+    to a name the script declares (anything else is refused), and sent in its declared
+    spelling. Strings are copied to plain ``str``: a subclass cannot carry its own methods.
+    """
+    declared = {name.lower(): name for name in script.parameters}
+    checked: dict[str, ParamValue] = {}
     for key, value in params.items():
-        if not key.isidentifier():
-            raise PolicyError(f"not a parameter name: {key!r}")
-        items = value if isinstance(value, (list, tuple)) else [value]
-        if not all(isinstance(v, _SCALARS) for v in items):
-            raise PolicyError(f"parameter {key} must be plain data, not {type(value).__name__}")
-        if key == "VMName":
-            guard.pin_vm_name(value)
+        name = declared.get(key.lower()) if isinstance(key, str) else None
+        if name is None:
+            raise PolicyError(f"{script.name} has no parameter {key!r}")
+        if name in checked:
+            raise PolicyError(f"parameter {name} is given twice")
+        if name.lower() == "vmname":
+            checked[name] = guard.pin_vm_name(value)  # one plain str, never a list
+        elif isinstance(value, (list, tuple)):
+            checked[name] = cast(ParamValue, [_plain(name, item) for item in value])
+        else:
+            checked[name] = _plain(name, value)
+    return checked
+
+
+def _plain(name: str, value: object) -> str | int | bool | None:
+    if not isinstance(value, _SCALARS):
+        raise PolicyError(f"parameter {name} must be plain data, not {type(value).__name__}")
+    return str.__str__(value) if isinstance(value, str) else value
 
 
 class Executor:
@@ -45,10 +63,9 @@ class Executor:
 
     def call(self, name: str, model: type[M], params: Params | None = None) -> M:
         """Run script ``name`` with ``params`` and parse its answer as ``model``."""
-        params = dict(params or {})
-        _check_params(params)
         script = self.registry.get(name)
-        text = self.retry.call(script.kind, lambda: self.runner.run(script, params))
+        checked = checked_params(script, params or {})
+        text = self.retry.call(script.kind, lambda: self.runner.run(script, checked))
         return parse_output(script.name, text, model)
 
 

@@ -78,10 +78,14 @@ _BEST_FIT = frozenset(
 
 
 def pin_vm_name(name: object) -> str:
-    """Return ``name`` if it is exactly ``DockerDesktopVM``; otherwise refuse."""
-    if not isinstance(name, str) or name != VM_NAME:
+    """Return ``DockerDesktopVM`` if ``name`` is exactly that; otherwise refuse.
+
+    The comparison is ``str``'s own on a plain copy, and the answer is the constant, never
+    the caller's object: a ``str`` subclass with its own ``__eq__`` cannot get through.
+    """
+    if not isinstance(name, str) or str.__str__(name) != VM_NAME:
         raise PolicyError(f"ddperm only manages the VM {VM_NAME!r}; refused {name!r}")
-    return name
+    return VM_NAME
 
 
 def check_path(path: object, *, what: str = "path") -> str:

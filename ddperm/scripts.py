@@ -56,6 +56,67 @@ class Script:
         """Hash of the assembled text, the exact bytes a host receives."""
         return sha256_text(self.text)
 
+    @functools.cached_property
+    def parameters(self) -> frozenset[str]:
+        """The names its top-level ``param()`` block declares, as written."""
+        return declared_parameters(self.text)
+
+
+_PARAM_OPEN = re.compile(r"(?im)^\s*param\s*\(")
+_OPENERS, _CLOSERS = "([{", ")]}"
+
+
+def declared_parameters(text: str) -> frozenset[str]:
+    """The ``$Name`` declared at the top level of a script's first ``param(...)`` block.
+
+    A small scanner, not a parser: it skips attributes (``[...]``), script blocks, string
+    literals, comments and default values, and stops at the block's closing parenthesis.
+    The test suite checks it against tree-sitter's parse of every script.
+    """
+    start = _PARAM_OPEN.search(text)
+    if start is None:
+        return frozenset()
+    names: set[str] = set()
+    depth, index, in_default = 1, start.end(), False
+    while index < len(text) and depth:
+        char = text[index]
+        if char in "'\"":
+            index = _string_end(text, index)
+            continue
+        if char == "#":
+            index = text.find("\n", index) % (len(text) + 1)
+            continue
+        if char in _OPENERS:
+            depth += 1
+        elif char in _CLOSERS:
+            depth -= 1
+        elif depth == 1 and char == "=":
+            in_default = True
+        elif depth == 1 and char == ",":
+            in_default = False
+        elif depth == 1 and char == "$" and not in_default:
+            name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[index + 1 :])
+            if name:
+                names.add(name.group())
+        index += 1
+    return frozenset(names)
+
+
+def _string_end(text: str, index: int) -> int:
+    """The index just past the string literal opening at ``index`` (doubled quotes escape)."""
+    quote = text[index]
+    index += 1
+    while index < len(text):
+        if text[index] == quote:
+            if text[index + 1 : index + 2] == quote:
+                index += 2
+                continue
+            return index + 1
+        if quote == '"' and text[index] == "`":
+            index += 1
+        index += 1
+    return index
+
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

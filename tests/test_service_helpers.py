@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddperm.service import Client, Limits, Service, running
+from ddperm.service import AuditLog, Client, Limits, Service, running
 from ddperm.service.framing import MAX_RESPONSE_BYTES, read_frame
 from ddperm.service.unix_socket import SocketStream
 from ddperm.testing import FakeHost, twin_host
@@ -58,6 +58,7 @@ def serve_twin(
     windows_containers_enabled: bool = True,
     limits: Limits | None = None,
     socket_path: Path | None = None,
+    audit_options: dict[str, Any] | None = None,
 ) -> Iterator[Running]:
     """The service over a twin host on a socket under ``directory``."""
     fake = fake if fake is not None else FakeHost()
@@ -66,7 +67,7 @@ def serve_twin(
     with running(
         lambda: twin_host(fake, windows_containers_enabled=windows_containers_enabled),
         address=str(path),
-        audit_log=audit_path,
+        audit_log=AuditLog.open(audit_path, **audit_options) if audit_options else audit_path,
         group=group or own_group(),
         windows_containers_enabled=windows_containers_enabled,
         limits=limits,

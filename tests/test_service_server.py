@@ -352,7 +352,10 @@ def test_fuzzed_byte_streams_never_crash_the_server_or_run_anything(
 
 
 def test_connections_beyond_the_limit_are_told_to_come_back(tmp_path: Path) -> None:
-    with serve_twin(tmp_path, limits=Limits(max_connections=1)) as svc, svc.client() as first:
+    with (
+        serve_twin(tmp_path, limits=Limits(max_connections=1, admin_reserved=0)) as svc,
+        svc.client() as first,
+    ):
         assert first.request("version")["ddperm"]  # holds the only slot while connected
         with svc.client() as second, pytest.raises(ServiceError) as caught:
             second.request("version")

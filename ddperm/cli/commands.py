@@ -1,3 +1,13 @@
 """Imports every command module so each registers itself on ``app``."""
 
-from ddperm.cli import call, demo, fleet, group, provision, schema, serve, twin  # noqa: F401
+from ddperm.cli import (  # noqa: F401
+    call,
+    demo,
+    fleet,
+    group,
+    provision,
+    schema,
+    serve,
+    service,
+    twin,
+)

@@ -6,20 +6,16 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
 from ddperm.cli import app
 from ddperm.host import Host
 from ddperm.service import DEFAULT_GROUP, Limits, ServiceStartError, running
+from ddperm.service.backends import BACKEND_NAMES, make_host
 from ddperm.service.config import default_address, default_audit_log
-
-Backend = Literal["twin", "local"]
-BACKEND_NAMES = {
-    "twin": "the in-process Windows-host twin (no real host configured)",
-    "local": "this Windows machine (local PowerShell)",
-}
+from ddperm.service.settings import Backend
 
 
 @app.command()
@@ -40,6 +36,12 @@ def serve(
     backend: Annotated[
         Backend, typer.Option(help="twin: the in-process Windows-host twin; local: this machine.")
     ] = "twin",
+    systemd: Annotated[
+        bool,
+        typer.Option(
+            "--systemd", help="Serve the socket systemd passes (socket activation, Linux)."
+        ),
+    ] = False,
 ) -> None:
     """Run the helper until interrupted; without a real host (the default) it serves the twin."""
     address = address or default_address()
@@ -47,13 +49,21 @@ def serve(
     enabled = not no_windows_containers
 
     def host() -> Host:
-        if backend == "local":
-            from ddperm.transports.local import local
+        return make_host(backend, windows_containers_enabled=enabled)
 
-            return local(persistent=True, windows_containers_enabled=enabled)
-        from ddperm.testing import twin_host
+    inherited = None
+    if systemd:
+        from ddperm.service.systemd import inherited_socket
 
-        return twin_host(windows_containers_enabled=enabled)
+        try:
+            inherited = inherited_socket()
+        except ServiceStartError as exc:
+            typer.echo(f"ddperm serve: refusing to start: {exc}", err=True)
+            raise typer.Exit(1) from None
+        if inherited is None:
+            typer.echo("ddperm serve: --systemd, but systemd passed no socket", err=True)
+            raise typer.Exit(1)
+        address = str(inherited.getsockname())
 
     stop = threading.Event()
 
@@ -70,6 +80,7 @@ def serve(
             audit_log=audit_log,
             windows_containers_enabled=enabled,
             limits=Limits(read_timeout=read_timeout),
+            inherited=inherited,
         ):
             typer.echo(
                 f"ddperm service on {address} for {group} (and administrators); "

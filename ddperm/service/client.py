@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import threading
@@ -123,10 +124,23 @@ def _open(address: str, timeout: float) -> Stream:
     try:
         sock.settimeout(timeout)
         sock.connect(address)
+        _check_server(sock, address)
     except OSError:
         sock.close()
         raise
     return SocketStream(sock, timeout)
+
+
+def _check_server(sock: socket.socket, address: str) -> None:
+    """Refuse a socket served by anyone but root or this user (a squatter or a re-pointed link)."""
+    from ddperm.service.peer import unix_peer
+
+    server = unix_peer(sock)
+    if int(server.user_id) not in (0, os.geteuid()):
+        raise PermissionError(
+            f"{address} is served by {server.user} (uid {server.user_id}), not root: "
+            "refusing to send it anything"
+        )
 
 
 def _exception_for(response: Response) -> Exception:

@@ -21,6 +21,11 @@ _POSIX_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 _WINDOWS_NAME = re.compile(r"^([A-Za-z0-9._-]{1,15}\\)?[A-Za-z0-9 ._-]{1,20}$")
 
 
+_NERR_GROUP_EXISTS = 2223  # lmerr.h: NERR_GroupExists (ERROR_ALIAS_EXISTS 1379 for aliases)
+_ERROR_ALIAS_EXISTS = 1379
+_NERR_GROUP_NOT_FOUND = 2220
+
+
 class GroupMembers(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -67,6 +72,53 @@ def members(group: str) -> GroupMembers:
         raise PolicyError(f"group {group!r} does not exist") from None
     primary = {p.pw_name for p in pwd.getpwall() if p.pw_gid == entry.gr_gid}
     return GroupMembers(group=group, members=sorted(set(entry.gr_mem) | primary))
+
+
+def create_group(group: str) -> bool:
+    """Create ``group`` unless it exists (administrators only); True when it was created."""
+    check_name(group, "group")
+    _require_admin(f"create the group {group}")
+    if sys.platform == "win32":
+        import pywintypes
+        import win32net
+
+        try:
+            win32net.NetLocalGroupAdd(None, 1, {"name": group, "comment": "ddperm service users"})
+        except pywintypes.error as exc:
+            if exc.winerror in (_NERR_GROUP_EXISTS, _ERROR_ALIAS_EXISTS):
+                return False
+            raise DdpermError(f"cannot create the group {group}: {exc.strerror}") from exc
+        return True
+    import grp
+
+    try:
+        grp.getgrnam(group)
+        return False
+    except KeyError:
+        pass
+    done = subprocess.run(["groupadd", group], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise DdpermError(f"groupadd {group} failed: {done.stderr.strip()}")
+    return True
+
+
+def delete_group(group: str) -> None:
+    """Delete ``group`` if it exists (administrators only)."""
+    check_name(group, "group")
+    _require_admin(f"delete the group {group}")
+    if sys.platform == "win32":
+        import pywintypes
+        import win32net
+
+        try:
+            win32net.NetLocalGroupDel(None, group)
+        except pywintypes.error as exc:
+            if exc.winerror != _NERR_GROUP_NOT_FOUND:
+                raise DdpermError(f"cannot delete the group {group}: {exc.strerror}") from exc
+        return
+    done = subprocess.run(["groupdel", group], capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 6):  # 6: the group does not exist
+        raise DdpermError(f"groupdel {group} failed: {done.stderr.strip()}")
 
 
 def add_member(user: str, group: str) -> GroupMembers:

@@ -29,6 +29,7 @@ ErrorCode = Literal[
     "transport_error",
     "output_error",
     "busy",
+    "rate_limited",
     "internal_error",
 ]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from ddperm.errors import DdpermError, HostError, OutputError, PolicyError, TransportError
 from ddperm.host import Host
+from ddperm.service.admission import Admission, Limits
 from ddperm.service.audit import AuditLog
 from ddperm.service.framing import (
     MAX_REQUEST_BYTES,
@@ -40,15 +40,6 @@ _DRAIN_BYTES = 1024 * 1024
 _REFUSAL_DRAIN_SECONDS = 1.0
 
 
-@dataclass(frozen=True)
-class Limits:
-    """How much a single connection may ask of the service."""
-
-    max_request_bytes: int = MAX_REQUEST_BYTES
-    read_timeout: float = 10.0
-    max_connections: int = 256
-
-
 class Service:
     """Validates and runs requests against one ``Host``, one job at a time."""
 
@@ -67,7 +58,7 @@ class Service:
         )
         self.limits = limits or Limits()
         self._job_lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        self.admission = Admission(self.limits)
 
     def serve_client(
         self,
@@ -78,28 +69,31 @@ class Service:
         group: str,
         first_request: bytes | None = None,
     ) -> None:
-        """Admit administrators and ``group`` members (a bounded number at once) and serve them.
+        """Admit administrators and ``group`` members (fairly, see ``Admission``) and serve them.
 
         ``peer`` is what the operating system reported for the connection;
         ``first_request`` is a request already read to learn it (named pipes).
         """
         if not is_authorized(peer, group_id):
-            self.audit.record("connection_refused", peer=peer, reason=f"not in {group}")
+            self.audit.refusal("connection_refused", peer=peer, reason=f"not in {group}")
             _refuse(stream, "forbidden", f"only administrators and members of {group} may connect")
             return
-        if not self._slots.acquire(blocking=False):
-            self.audit.record("connection_refused", peer=peer, reason="busy")
-            _refuse(stream, "busy", "too many connections; try again later")
+        refused = self.admission.enter(peer)
+        if refused is not None:
+            self.audit.refusal("connection_refused", peer=peer, reason=refused)
+            _refuse(stream, "busy", f"{refused}; try again later")
             return
         try:
             self.serve_connection(stream, peer, first_request)
         finally:
-            self._slots.release()
+            self.admission.leave(peer)
 
-    def read_request(self, stream: Stream) -> bytes | None:
+    def read_request(self, stream: Stream, timeout: float | None = None) -> bytes | None:
         """One request frame within the limits; ``None`` when the client closed."""
         return read_frame(
-            stream, limit=self.limits.max_request_bytes, timeout=self.limits.read_timeout
+            stream,
+            limit=self.limits.max_request_bytes,
+            timeout=self.limits.read_timeout if timeout is None else timeout,
         )
 
     def handle(self, body: bytes, peer: Peer) -> Response:
@@ -109,7 +103,10 @@ class Service:
         route_name: str | None = None
         params: dict[str, Any] | None = None
         unexpected: str | None = None  # for administrators reading the log, never the client
+        ran = False
         try:
+            if not self.admission.may_request(peer):
+                raise RequestError("rate_limited", "too many requests from this account; slow down")
             envelope = parse_envelope(body)
             request_id, route_name = envelope.id, envelope.route
             route = ROUTES.get(envelope.route)
@@ -125,6 +122,7 @@ class Service:
             request = route.parse(envelope.params)
             params = request.model_dump(mode="json")
             with self._job_lock:
+                ran = True
                 result = route.run(self.host, request)
             response = Response(id=request_id, ok=True, result=result.model_dump(mode="json"))
         except Exception as exc:  # every failure becomes an error response, never a crash
@@ -132,7 +130,9 @@ class Service:
             if not isinstance(exc, (RequestError, DdpermError)):
                 unexpected = f"{type(exc).__name__}: {exc}"
         error = response.error
-        self.audit.record(
+        # A request that ran is always recorded whole; a refused one is rate limited per account.
+        write = self.audit.record if ran else self.audit.refusal
+        write(
             "request",
             peer=peer,
             route=route_name,
@@ -147,15 +147,24 @@ class Service:
     def serve_connection(
         self, stream: Stream, peer: Peer, first_request: bytes | None = None
     ) -> None:
-        """Answer framed requests until the client closes, stalls, or breaks the framing."""
+        """Answer framed requests until the client closes, stalls, breaks the framing, or the
+        connection reaches its maximum age."""
         pending = first_request
+        closes_at = time.monotonic() + self.limits.max_connection_age
+        timeout = self.limits.read_timeout
         try:
             while True:
+                if time.monotonic() >= closes_at:
+                    self.audit.refusal("connection_closed", peer=peer, reason="maximum age")
+                    return
                 try:
-                    body = pending if pending is not None else self.read_request(stream)
+                    body = pending if pending is not None else self.read_request(stream, timeout)
                     pending = None
                 except FrameError as exc:
-                    self.audit.record(
+                    if exc.code == "timeout" and time.monotonic() >= closes_at:
+                        self.audit.refusal("connection_closed", peer=peer, reason="maximum age")
+                        return
+                    self.audit.refusal(
                         "request", peer=peer, route=None, outcome=exc.code, error=exc.message
                     )
                     send(stream, error_response(exc.code, exc.message))
@@ -164,6 +173,7 @@ class Service:
                 if body is None:
                     return
                 send(stream, self.handle(body, peer))
+                timeout = min(self.limits.idle_timeout, max(closes_at - time.monotonic(), 0.001))
         except OSError:
             return  # the client went away; nothing half-done is left (jobs run to completion)
         finally:

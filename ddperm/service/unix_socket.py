@@ -22,7 +22,9 @@ from pathlib import Path
 
 from ddperm.service.errors import ServiceStartError
 from ddperm.service.peer import PeerCredentialError, unix_peer
+from ddperm.service.safe_paths import check_directory, check_existing_components
 from ddperm.service.server import Service
+from ddperm.service.systemd import check_inherited
 
 SOCKET_MODE = 0o660
 _STOP_GRACE_SECONDS = 60.0
@@ -49,28 +51,16 @@ class SocketStream:
         self.sock.close()
 
 
-def check_directory(directory: Path) -> None:
-    """Refuse a socket directory that anyone but root or this user could replace."""
-    trusted = {0, os.geteuid()}
-    for index, folder in enumerate([directory, *directory.parents]):
-        info = folder.lstat()
-        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-            raise ServiceStartError(f"{folder} is not a plain directory")
-        if info.st_uid not in trusted:
-            raise ServiceStartError(f"{folder} is owned by uid {info.st_uid}, not root")
-        writable_by_others = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-        sticky = info.st_mode & stat.S_ISVTX
-        if writable_by_others and (index == 0 or not sticky):
-            raise ServiceStartError(f"{folder} is writable by other users; cannot protect it")
-
-
 def prepare_directory(directory: Path) -> Path:
-    directory = Path(os.path.realpath(directory))
-    if not directory.exists():
-        directory.mkdir(parents=True)
-        directory.chmod(0o755)  # whatever the umask: members must reach the socket
-    check_directory(directory)
-    return directory
+    """The socket directory, resolved: checked as given before anything is made in it."""
+    check_existing_components(directory)
+    resolved = Path(os.path.realpath(directory))
+    if not resolved.exists():
+        resolved.mkdir(parents=True)
+        resolved.chmod(0o755)  # whatever the umask: members must reach the socket
+    check_existing_components(directory)
+    check_directory(resolved)
+    return resolved
 
 
 def refuse_if_in_use(path: Path) -> None:
@@ -93,8 +83,9 @@ def refuse_if_in_use(path: Path) -> None:
     raise ServiceStartError(f"another process is already serving on {path}; refusing to start")
 
 
-def bind_socket(path: Path, gid: int) -> socket.socket:
-    """A listening socket at ``path``, owned by this user and ``gid``, mode 0660."""
+def bind_socket(path: Path, gid: int) -> tuple[socket.socket, Path]:
+    """A listening socket at ``path``, owned by this user and ``gid``, mode 0660; and where it
+    really is (the resolved path, which ``stop`` removes)."""
     path = prepare_directory(path.parent) / path.name
     refuse_if_in_use(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -111,25 +102,40 @@ def bind_socket(path: Path, gid: int) -> socket.socket:
         path.unlink(missing_ok=True)
         raise ServiceStartError(f"cannot give {path} to group id {gid}: {exc}") from exc
     sock.listen(128)
-    return sock
+    return sock, path
 
 
 class UnixListener:
     """Accepts connections, checks each peer, and serves each on its own thread."""
 
-    def __init__(self, service: Service, path: str | os.PathLike[str], group: str) -> None:
+    def __init__(
+        self,
+        service: Service,
+        path: str | os.PathLike[str],
+        group: str,
+        *,
+        inherited: socket.socket | None = None,
+    ) -> None:
         self.service = service
         self.path = Path(path)
+        self._inherited = inherited
         self.group = group
         self.gid = group_id(group)
         self._sock: socket.socket | None = None
+        self._bound: tuple[Path, int] | None = None  # resolved path and inode of our socket
         self._stop = threading.Event()
         self._accept_thread: threading.Thread | None = None
         self._open: dict[socket.socket, threading.Thread] = {}
         self._open_lock = threading.Lock()
 
     def start(self) -> None:
-        self._sock = bind_socket(self.path, self.gid)
+        if self._inherited is not None:  # systemd made it, and removes it (RemoveOnStop)
+            self.path = check_inherited(self._inherited, self.gid)
+            prepare_directory(self.path.parent)
+            self._sock = self._inherited
+        else:
+            self._sock, bound = bind_socket(self.path, self.gid)
+            self._bound = (bound, bound.lstat().st_ino)
         self._sock.settimeout(0.2)
         self._accept_thread = threading.Thread(
             target=self._accept_loop, args=(self._sock,), daemon=True
@@ -144,7 +150,7 @@ class UnixListener:
             self._accept_thread.join()
         if self._sock is not None:
             self._sock.close()
-            self.path.unlink(missing_ok=True)
+            self._remove_own_socket()
         with self._open_lock:
             open_now = dict(self._open)
         for conn, thread in open_now.items():
@@ -152,6 +158,16 @@ class UnixListener:
                 conn.shutdown(socket.SHUT_RD)  # a blocked read ends; a job's answer still goes out
             thread.join(_STOP_GRACE_SECONDS)
         self.service.audit.record("stop", address=str(self.path))
+
+    def _remove_own_socket(self) -> None:
+        """Remove the socket this listener bound, never whatever the given path leads to now."""
+        if self._bound is None:
+            return
+        path, inode = self._bound
+        with contextlib.suppress(FileNotFoundError):
+            info = path.lstat()
+            if stat.S_ISSOCK(info.st_mode) and info.st_ino == inode:
+                path.unlink()
 
     def _accept_loop(self, listening: socket.socket) -> None:
         while not self._stop.is_set():

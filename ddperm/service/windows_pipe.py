@@ -40,14 +40,26 @@ SECURITY_IDENTIFICATION = 0x00010000
 GROUP_PIPE_RIGHTS = 0x0012019B
 
 _SID = re.compile(r"^S-1-[0-9]{1,14}(-[0-9]{1,10}){1,15}$")
+# A group an administrator created, local or domain: S-1-5-21-<3 sub-authorities>-<RID>,
+# with a RID from 1000 up. Every well-known SID (Everyone S-1-1-0, Authenticated Users
+# S-1-5-11, Users S-1-5-32-545, INTERACTIVE S-1-5-4, ANONYMOUS LOGON S-1-5-7, ALL
+# APPLICATION PACKAGES S-1-15-2-1, ...) and every well-known domain RID below 1000
+# (Domain Users -513, Domain Computers -515, ...) is refused: each lets in far more
+# accounts than the helper's docker-users. Microsoft's "Well-known SIDs" page lists them.
+_DEDICATED_GROUP = re.compile(r"^S-1-5-21(-[0-9]{1,10}){3}-([0-9]{1,10})$")
+_FIRST_CREATED_RID = 1000
 
 
 def pipe_sddl(group_sid: str) -> str:
     """The pipe's security descriptor in SDDL, for the service group ``group_sid``."""
     if not _SID.fullmatch(group_sid):
         raise ValueError(f"not a SID string: {group_sid!r}")
-    if group_sid in (SYSTEM_SID, ADMINISTRATORS_SID) or group_sid.startswith("S-1-1-"):
-        raise ValueError(f"the service group must be a dedicated group, not {group_sid}")
+    dedicated = _DEDICATED_GROUP.fullmatch(group_sid)
+    if dedicated is None or int(dedicated.group(2)) < _FIRST_CREATED_RID:
+        raise ValueError(
+            f"the service group must be a dedicated group (like docker-users), not {group_sid}, "
+            "a built-in or well-known group that lets in far more accounts"
+        )
     return (
         "D:P"
         "(D;;GA;;;NU)"  # network logons: denied
@@ -91,6 +103,7 @@ if sys.platform == "win32":
 
     _GONE = (winerror.ERROR_BROKEN_PIPE, winerror.ERROR_PIPE_NOT_CONNECTED, winerror.ERROR_NO_DATA)
     _SE_GROUP_ENABLED = 0x4
+    _PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 
     def lookup_group_sid(name: str) -> str:
         try:
@@ -174,7 +187,42 @@ if sys.platform == "win32":
             )
         except pywintypes.error as exc:
             raise OSError(exc.winerror, exc.strerror) from exc
+        try:
+            check_pipe_server(handle)
+        except OSError:
+            win32file.CloseHandle(handle)
+            raise
         return PipeStream(handle, timeout, server=False)
+
+    def check_pipe_server(handle: Any) -> None:
+        """Refuse a pipe whose server process runs as anyone but SYSTEM or this user.
+
+        A squatter that created the pipe name while the service was stopped would
+        otherwise receive members' requests and answer them.
+        """
+        import ctypes
+
+        pid = ctypes.c_ulong()
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        if not kernel32.GetNamedPipeServerProcessId(int(handle), ctypes.byref(pid)):
+            raise OSError(ctypes.get_last_error(), "cannot tell which process serves the pipe")
+        process = win32api.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, False, pid.value)
+        try:
+            token = win32security.OpenProcessToken(process, win32security.TOKEN_QUERY)
+            server_sid, _attributes = win32security.GetTokenInformation(
+                token, win32security.TokenUser
+            )
+        finally:
+            win32api.CloseHandle(process)
+        own = win32security.GetTokenInformation(
+            win32security.OpenProcessToken(win32api.GetCurrentProcess(), win32security.TOKEN_QUERY),
+            win32security.TokenUser,
+        )[0]
+        server = str(win32security.ConvertSidToStringSid(server_sid))
+        if server not in (SYSTEM_SID, str(win32security.ConvertSidToStringSid(own))):
+            raise PermissionError(
+                f"the pipe is served by {server}, not by SYSTEM: refusing to talk to it"
+            )
 
     def pipe_peer(handle: Any, group_sid: str) -> Peer:
         """The client's identity from its own token, read while impersonating it."""
