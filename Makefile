@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 BASE   := $(VENV)/.installed-base
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck docs unit bench manifest clean
+.PHONY: demo test lint typecheck docs unit system-packages bench manifest clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ typecheck: $(DEV)
 docs: $(DEV)
 	$(PY) -m mkdocs build --strict --quiet
 
-unit: $(DEV)
+# Debian packages some tests use (systemd's tools); installed when missing and root.
+system-packages:
+	bash scripts/system-packages.sh
+
+unit: $(DEV) system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(DEV)
