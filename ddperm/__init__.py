@@ -4,14 +4,18 @@ Every job is a vetted PowerShell script, run locally or over PowerShell Remoting
 with inputs checked by a guard and answers validated as pydantic models.
 """
 
+import logging
+
 from ddperm.components.policy import RegistryPolicy
 from ddperm.components.vm import VMSpec
 from ddperm.errors import (
     AuthenticationError,
+    ConfigurationError,
     DdpermError,
     HostError,
     OutputError,
     PolicyError,
+    TLSError,
     TransportError,
 )
 from ddperm.guard import VM_NAME
@@ -20,9 +24,12 @@ from ddperm.retry import RetryPolicy
 from ddperm.transports.local import local
 from ddperm.transports.psrp import connect
 
+logging.getLogger("ddperm").addHandler(logging.NullHandler())  # the application decides
+
 __all__ = [
     "VM_NAME",
     "AuthenticationError",
+    "ConfigurationError",
     "DdpermError",
     "Host",
     "HostError",
@@ -30,6 +37,7 @@ __all__ = [
     "PolicyError",
     "RegistryPolicy",
     "RetryPolicy",
+    "TLSError",
     "TransportError",
     "VMSpec",
     "connect",
