@@ -51,9 +51,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         "missing CA bundle",
         {"cert_validation": "/no/such/ca.pem"},
-        r"cert_validation names a file that does not exist: /no/such/ca\.pem",
+        r"cert_validation names a file that does not exist: '/no/such/ca\.pem'",
     ),
-    ("empty CA bundle path", {"cert_validation": ""}, r"cert_validation names a file that does"),
+    ("empty CA bundle path", {"cert_validation": ""}, r"names a file that does not exist: ''"),
     ("CA bundle not a path", {"cert_validation": 3}, r"cert_validation must be True, False or"),
     ("zero timeout", {"operation_timeout": 0}, r"operation_timeout must be a positive number"),
     ("negative timeout", {"read_timeout": -1}, r"read_timeout must be a positive number"),

@@ -5,6 +5,7 @@ failure at the first call."""
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.util
 import inspect
 import os
@@ -29,7 +30,8 @@ USER_HINT = "pass username= (CLI: --user) or set DDPERM_USERNAME"
 PW_HINT = "pass password= (CLI: --password or --ask-password) or set DDPERM_PASSWORD"
 
 
-def extra_options() -> frozenset[str]:
+@functools.cache
+def _extra_options() -> frozenset[str]:
     """Keyword options pypsrp's WSMan takes besides the ones ``connect()`` names."""
     names = set(inspect.signature(WSMan.__init__).parameters) - {"self", "server", "kwargs"}
     names.update(name for group in AUTH_KWARGS.values() for name in group)
@@ -38,7 +40,7 @@ def extra_options() -> frozenset[str]:
 
 def check_server(server: str | None) -> str:
     """The server name, or ConfigurationError when there is none or it is not a name."""
-    if not server or not server.strip():
+    if not isinstance(server, str) or not server.strip():
         raise ConfigurationError("no server given: pass server= or set DDPERM_HOST")
     if any(c.isspace() for c in server.strip()):
         raise ConfigurationError(f"server must be a host name or address, got {server!r}")
@@ -55,7 +57,7 @@ def check_options(options: Mapping[str, Any]) -> None:
         raise ConfigurationError(f"port must be a number from 1 to 65535, got {port!r}")
     for name in ("operation_timeout", "connection_timeout", "read_timeout"):
         check_seconds(name, options[name])
-    unknown = sorted(set(options) - _OWN - extra_options())
+    unknown = sorted(set(options) - _OWN - _extra_options())
     if unknown:
         raise ConfigurationError(f"unknown connection option {unknown[0]!r}")
     _check_encryption(auth, encryption, ssl)
@@ -127,4 +129,4 @@ def _check_files(options: Mapping[str, Any]) -> None:
     named |= {name: options.get(name) for name in ("certificate_pem", "certificate_key_pem")}
     for name, path in named.items():
         if path is not None and (not path or not Path(path).exists()):
-            raise ConfigurationError(f"{name} names a file that does not exist: {path}")
+            raise ConfigurationError(f"{name} names a file that does not exist: {path!r}")
