@@ -11,12 +11,31 @@ class PolicyError(DdpermError):
     """Refused by ddperm's guard before anything ran on the host."""
 
 
+class ConfigurationError(DdpermError, ValueError):
+    """The settings given cannot work (bad option, missing file); nothing was sent to a host."""
+
+
+class InventoryError(ConfigurationError):
+    """A fleet inventory (list, CSV, Ansible) is missing, unreadable, invalid or empty."""
+
+
 class TransportError(DdpermError):
     """Could not talk to the host; safe to retry for reads and ensure-style writes."""
 
+    retryable = True
+    """Whether the retry policy may try again (transient faults only)."""
+
 
 class AuthenticationError(TransportError):
-    """The host rejected the credentials; never retried."""
+    """The host rejected the credentials, or there were none to offer; never retried."""
+
+    retryable = False
+
+
+class TLSError(TransportError):
+    """The TLS handshake failed: an untrusted certificate, or a port without TLS; never retried."""
+
+    retryable = False
 
 
 class OutputError(DdpermError):

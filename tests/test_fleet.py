@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from ddperm.fleet import FleetReport, Target, audit, from_ansible, from_csv, load_targets
+from ddperm.fleet import (
+    FleetReport,
+    InventoryError,
+    Target,
+    audit,
+    from_ansible,
+    from_csv,
+    load_targets,
+)
 from ddperm.fleet.targets import parse_address
 from ddperm.testing import FakeHost, twin_host
 from ddperm.testing.winrm import Endpoint, Fault, serve
@@ -263,5 +271,5 @@ def test_duplicate_names_and_bad_settings_are_refused() -> None:
         load_targets(["pc1", "pc1"])
     with pytest.raises(ValueError):
         audit(["pc1"], concurrency=0, progress=False)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(InventoryError, match=r"no inventory at /no/such/inventory\.ini"):
         audit("/no/such/inventory.ini", progress=False)

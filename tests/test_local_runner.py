@@ -15,10 +15,12 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ddperm.errors import HostError, PolicyError, TransportError
+import ddperm
+from ddperm.errors import ConfigurationError, HostError, PolicyError, TransportError
 from ddperm.scripts import Script, default_registry
 from ddperm.transports import local as local_module
 from ddperm.transports.local import LocalRunner, wrapper_text
@@ -136,8 +138,27 @@ def test_a_broken_frame_is_no_answer(make_exe: MakeExe, script: Script) -> None:
 
 
 def test_a_missing_executable_is_reported_before_any_call(tmp_path: Path) -> None:
-    with pytest.raises(TransportError, match="not found"):
-        LocalRunner(str(tmp_path / "no-such-powershell"))
+    missing = str(tmp_path / "no-such-powershell")
+    with pytest.raises(ConfigurationError, match=r"no-such-powershell.*was not found"):
+        LocalRunner(missing)
+    with pytest.raises(ConfigurationError, match="'pwsh-nowhere' was not found"):
+        ddperm.local("pwsh-nowhere", env={"PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"timeout": 0}, "timeout must be a positive number"),
+        ({"timeout": -1.5}, "timeout must be a positive number"),
+        ({"timeout": True}, "timeout must be a positive number"),
+        ({"env": {"PATH": 1}}, "env must map variable names to text values"),
+    ],
+)
+def test_bad_local_settings_are_refused_at_once(
+    make_exe: MakeExe, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        ddperm.local(make_exe(""), **options)
 
 
 def test_an_executable_that_cannot_start_is_a_transport_error(

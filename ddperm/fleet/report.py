@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,24 +19,19 @@ if TYPE_CHECKING:  # optional extras
     from matplotlib.figure import Figure
 
 Outcome = Literal[
-    "healthy", "unhealthy", "unreachable", "auth_failed", "timed_out", "host_error", "error"
-]
-FAILED_TO_ASK: tuple[Outcome, ...] = (
+    "healthy",
+    "unhealthy",
     "unreachable",
     "auth_failed",
     "timed_out",
     "host_error",
+    "config_error",
     "error",
-)
-_COLOURS = {
-    "healthy": "#1a7f37",
-    "unhealthy": "#9a6700",
-    "unreachable": "#cf222e",
-    "auth_failed": "#cf222e",
-    "timed_out": "#cf222e",
-    "host_error": "#cf222e",
-    "error": "#cf222e",
-}
+    "internal_error",
+    "interrupted",
+]
+FAILED_TO_ASK: tuple[Outcome, ...] = get_args(Outcome)[2:]
+_COLOURS = {"healthy": "#1a7f37", "unhealthy": "#9a6700"}  # every other outcome: red
 
 
 class HostResult(BaseModel):
@@ -129,7 +124,7 @@ class FleetReport(BaseModel):
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
         body = []
         for row in rows:
-            colour = _COLOURS[row["outcome"]]
+            colour = _COLOURS.get(row["outcome"], "#cf222e")
             cells = "".join(
                 f'<td style="color:{colour}">{html.escape(str(row[c]))}</td>'
                 if c == "outcome"

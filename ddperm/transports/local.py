@@ -52,12 +52,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ddperm.errors import DdpermError, HostError, PolicyError, TransportError
+from ddperm.errors import (
+    ConfigurationError,
+    DdpermError,
+    HostError,
+    PolicyError,
+    TransportError,
+)
 from ddperm.host import Host
 from ddperm.retry import RetryPolicy
 from ddperm.runner import Params
 from ddperm.scripts import Script, ScriptRegistry
 from ddperm.transports.clixml import decode_stderr, host_error
+from ddperm.transports.settings import check_seconds
 
 WRAPPER = Path(__file__).with_name("local_wrapper.ps1")
 WRAPPER_SHA256 = "cdbca90e09c025823c6f8d1e48257dc1b69123749888df69920b3a9938486894"
@@ -233,10 +240,16 @@ class LocalRunner:
         timeout: float = 300.0,
         env: Mapping[str, str] | None = None,
     ) -> None:
+        check_seconds("timeout", timeout)
+        if env and not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+            raise ConfigurationError("env must map variable names to text values")
         self._env = {**os.environ, **env} if env else None
         found = shutil.which(executable, path=(self._env or os.environ).get("PATH"))
         if found is None:
-            raise TransportError(f"{executable} was not found on PATH")
+            raise ConfigurationError(
+                f"PowerShell executable {executable!r} was not found (not a path to a program,"
+                " nor on PATH); install it or pass the full path"
+            )
         self.executable = found
         self.persistent = persistent
         self.timeout = timeout
@@ -316,7 +329,8 @@ def local(
     """A ``Host`` for this machine through ``executable`` (``"pwsh"`` for PowerShell 7).
 
     ``persistent`` keeps one PowerShell process for all calls; ``timeout`` (seconds)
-    bounds each call; ``env`` adds environment variables for the process.
+    bounds each call; ``env`` adds environment variables for the process. A missing
+    executable or a bad setting raises ``ConfigurationError`` here.
     """
     runner = LocalRunner(executable, persistent=persistent, timeout=timeout, env=env)
     return Host(

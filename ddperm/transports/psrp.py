@@ -16,25 +16,25 @@ from typing import Any
 
 import requests
 from pypsrp.complex_objects import PSInvocationState
-from pypsrp.exceptions import AuthenticationError as PSRPAuthenticationError
-from pypsrp.exceptions import WinRMError, WinRMTransportError, WSManFaultError
+from pypsrp.exceptions import WinRMError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.serializer import TaggedValue
 from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
 
-from ddperm.errors import AuthenticationError, HostError, OutputError, TransportError
+from ddperm.errors import ConfigurationError, HostError, OutputError, TransportError
 from ddperm.host import Host
 from ddperm.retry import RetryPolicy
 from ddperm.runner import Params, ParamValue
 from ddperm.scripts import Script
+from ddperm.transports.settings import check_options, check_server
+from ddperm.transports.wire_errors import Wire, translate
+from ddperm.transports.wire_log import install as install_wire_log_filter
 
 log = logging.getLogger(__name__)
+install_wire_log_filter()  # pypsrp, spnego, urllib3 DEBUG records only with DDPERM_LOG_WIRE=1
 
 SHELL_NOT_FOUND = 0x8033805B
 """The shell (runspace pool) is gone, e.g. the WinRM service restarted: nothing ran."""
-TRY_AGAIN = frozenset({0x80338029, 170, 1237})
-"""WS-Man fault codes meaning "try again": operation timed out, ERROR_BUSY, ERROR_RETRY."""
-ACCESS_DENIED = 5
 
 # System.Management.Automation.ErrorCategory, by value.
 ERROR_CATEGORIES = (
@@ -122,6 +122,15 @@ class PSRPRunner:
         self.server = server
         self.configuration_name = configuration_name
         self._wsman_options = wsman_options
+        ssl = bool(wsman_options.get("ssl", True))
+        self._wire = Wire(
+            server=server,
+            port=wsman_options.get("port") or (5986 if ssl else 5985),
+            ssl=ssl,
+            auth=str(wsman_options.get("auth", "negotiate")),
+            username=wsman_options.get("username"),
+            has_password=wsman_options.get("password") is not None,
+        )
         self._lock = threading.Lock()
         self._wsman: WSMan | None = None
         self._pool: RunspacePool | None = None
@@ -175,7 +184,7 @@ class PSRPRunner:
             raise
         except Exception as exc:
             self._discard()
-            mapped = translate(self.server, exc)
+            mapped = translate(self._wire, exc)
             if mapped is exc:
                 raise
             raise mapped from exc
@@ -252,35 +261,6 @@ def host_error(script: str, record: Any) -> HostError:
     )
 
 
-def translate(server: str, exc: Exception) -> Exception:
-    """pypsrp's and requests' failures as ddperm errors (others unchanged)."""
-    if isinstance(exc, PSRPAuthenticationError):
-        return AuthenticationError(f"{server}: {exc}")
-    if isinstance(exc, WSManFaultError):
-        if exc.code == ACCESS_DENIED:
-            return AuthenticationError(f"{server}: access denied: {exc.reason}")
-        if exc.code in TRY_AGAIN:
-            return TransportError(f"{server}: WS-Man fault {exc.code:#x}: {exc.reason}")
-        return HostError(
-            str(exc.reason or exc),
-            fully_qualified_error_id=f"WSManFault,{exc.code:#x}"
-            if isinstance(exc.code, int)
-            else "WSManFault",
-            category="ProtocolError",
-        )
-    if isinstance(exc, WinRMTransportError):
-        if exc.code >= 500:
-            return TransportError(f"{server}: HTTP {exc.code}")
-        return HostError(
-            f"{server} answered HTTP {exc.code}: {exc.response_text[:200]}",
-            fully_qualified_error_id=f"WinRMTransport,{exc.code}",
-            category="ConnectionError",
-        )
-    if isinstance(exc, (requests.RequestException, WinRMError, ET.ParseError, OSError)):
-        return TransportError(f"{server}: {type(exc).__name__}: {exc}")
-    return exc
-
-
 def connect(
     server: str | None = None,
     *,
@@ -310,23 +290,24 @@ def connect(
     trust a private CA. ``operation_timeout`` bounds one WS-Man operation,
     ``read_timeout`` (default: operation timeout + 10 s) one HTTP answer. The runspace
     pool opens on the first call.
+    Settings that cannot work raise ``ConfigurationError`` here, before anything is sent.
     """
-    server = server or os.environ.get("DDPERM_HOST")
-    if not server:
-        raise ValueError("no server given and DDPERM_HOST is not set")
-    runner = PSRPRunner(
-        server,
-        configuration_name=configuration_name,
-        port=port,
-        ssl=ssl,
-        auth=auth,
-        username=username if username is not None else os.environ.get("DDPERM_USERNAME"),
-        password=password if password is not None else os.environ.get("DDPERM_PASSWORD"),
-        cert_validation=cert_validation,
-        encryption=encryption,
-        operation_timeout=operation_timeout,
-        connection_timeout=connection_timeout,
-        read_timeout=read_timeout if read_timeout is not None else operation_timeout + 10,
+    server = check_server(server or os.environ.get("DDPERM_HOST"))
+    if not configuration_name:
+        raise ConfigurationError("configuration_name must name a PowerShell endpoint")
+    options = {
+        "port": port,
+        "ssl": ssl,
+        "auth": auth,
+        "username": username if username is not None else os.environ.get("DDPERM_USERNAME"),
+        "password": password if password is not None else os.environ.get("DDPERM_PASSWORD"),
+        "cert_validation": cert_validation,
+        "encryption": encryption,
+        "operation_timeout": operation_timeout,
+        "connection_timeout": connection_timeout,
+        "read_timeout": read_timeout if read_timeout is not None else operation_timeout + 10,
         **auth_options,
-    )
+    }
+    check_options(options)
+    runner = PSRPRunner(server, configuration_name=configuration_name, **options)
     return Host(runner, windows_containers_enabled=windows_containers_enabled, retry=retry)
