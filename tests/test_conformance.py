@@ -7,6 +7,7 @@ patched (only the real side, never the compared twin) yields exactly those diffe
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from ddperm.testing import (
     FakeVM,
     twin_host,
 )
+from ddperm.testing.fakehost import POLICY_FOLDER
+from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS
 from ddperm.testing.jobs.policy import POLICY_FILE
 from ddperm.testing.winrm import shared_endpoint
 from ddperm.transports.psrp import connect
@@ -94,7 +97,7 @@ def not_elevated() -> FakeHost:
 
 def damaged() -> FakeHost:
     """PowerShell 7 without DISM's COM class, a Home edition without Containers, a locked
-    hosts file, a tampered policy cache, a VM without a disk, no VMMS service."""
+    hosts file, a tampered policy cache, no VMMS service (so no VM can be seen)."""
     fake = FakeHost()
     fake.dism_com_registered = False
     del fake.features["Containers"]
@@ -122,8 +125,57 @@ def no_vm_disk_missing() -> FakeHost:
     return fake
 
 
+def _cached(fake: FakeHost) -> FakeHost:
+    twin_host(fake).policy.cache(
+        RegistryPolicy(
+            organization="acme",
+            allowed_registries=("docker.io",),
+            fetched_at=datetime(2026, 1, 2, tzinfo=timezone.utc),
+        )
+    )
+    return fake
+
+
+def policy_open_to_users_hosts_for_admins() -> FakeHost:
+    """Users may change the policy folder; only an elevated admin may read the hosts file."""
+    fake = _cached(FakeHost())
+    fake.fs.set_acl(POLICY_FOLDER, {SYSTEM: "FullControl", USERS: "Modify"})
+    fake.fs.set_acl(HOSTS_PATH, {ADMINISTRATORS: "FullControl"})
+    fake.caller.elevated = False
+    return fake
+
+
+def policy_garbled_hosts_huge() -> FakeHost:
+    """A policy cache that is not JSON, a hosts file larger than ddperm edits."""
+    fake = _cached(FakeHost())
+    fake.fs.write_bytes(POLICY_FILE, b"\xff\xfe garbage")
+    fake.fs.write_bytes(HOSTS_PATH, b"# a comment line\r\n" * 600_000)
+    return fake
+
+
+def policy_invalid() -> FakeHost:
+    """A cached policy whose registry name is not valid (its hash matches); a VM without disk."""
+    fake = _cached(FakeHost())
+    fake.vms.append(FakeVM("DockerDesktopVM"))
+    document = json.loads(fake.fs.read_bytes(POLICY_FILE))
+    document["policy"] = document["policy"].replace("docker.io", "*.example")
+    document["sha256"] = hashlib.sha256(document["policy"].encode()).hexdigest()
+    fake.fs.write_bytes(POLICY_FILE, json.dumps(document).encode())
+    return fake
+
+
 STATES: dict[str, Callable[[], FakeHost]] = {
-    f.__name__: f for f in (hyperv_off, vm_running, not_elevated, damaged, no_vm_disk_missing)
+    f.__name__: f
+    for f in (
+        hyperv_off,
+        vm_running,
+        not_elevated,
+        damaged,
+        no_vm_disk_missing,
+        policy_open_to_users_hosts_for_admins,
+        policy_garbled_hosts_huge,
+        policy_invalid,
+    )
 }
 
 

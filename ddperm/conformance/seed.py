@@ -49,6 +49,17 @@ HEALTH_PARTS = {
     "policy": "policy_status",
 }
 _DATETIME = TypeAdapter(datetime)
+# FakeVM / FakeVHD fields set from vm_info's and vhd_size's keys of the same meaning.
+_VM_FIELDS = ("name", "state", "vm_id", "generation", "processor_count", "memory_startup_bytes")
+_VHD_FIELDS = (
+    "format",
+    "type",
+    "minimum_size",
+    "block_size",
+    "logical_sector_size",
+    "physical_sector_size",
+    "attached",
+)
 _GET_VM = "Microsoft.HyperV.PowerShell.Commands.GetVM"
 
 
@@ -269,17 +280,8 @@ class _Seeder:
         info = doc["vm"]
         if info is None:
             return
-        self.fake.vms = [
-            FakeVM(
-                name=info["name"],
-                state=info["state"],
-                vm_id=info["vm_id"],
-                generation=info["generation"],
-                processor_count=info["processor_count"],
-                memory_startup_bytes=info["memory_startup_bytes"],
-                vhd_path=info["vhd_path"] or "",
-            )
-        ]
+        fields = {name: info[name] for name in _VM_FIELDS}
+        self.fake.vms = [FakeVM(**fields, vhd_path=info["vhd_path"] or "")]
 
     def vhd(self) -> None:
         doc = self.doc("vhd_size")
@@ -292,17 +294,8 @@ class _Seeder:
         if drive not in self.fake.fs.volumes:
             self.fake.fs.add_volume(drive)
         self.fake.fs.create_sized_file(path, int(doc["file_size"]))
-        self.fake.vhds[path.lower()] = FakeVHD(
-            path,
-            size=doc["virtual_size"],
-            format=doc["format"],
-            type=doc["type"],
-            minimum_size=doc["minimum_size"],
-            logical_sector_size=doc["logical_sector_size"],
-            physical_sector_size=doc["physical_sector_size"],
-            block_size=doc["block_size"],
-            attached=doc["attached"],
-        )
+        fields = {name: doc[name] for name in _VHD_FIELDS}
+        self.fake.vhds[path.lower()] = FakeVHD(path, doc["virtual_size"], **fields)
 
 
 def _rewrite_policy(fake: FakeHost, document: bytes) -> None:
