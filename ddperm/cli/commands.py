@@ -2,6 +2,7 @@
 
 from ddperm.cli import (  # noqa: F401
     call,
+    conformance,
     demo,
     fleet,
     group,
