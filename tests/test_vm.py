@@ -12,9 +12,9 @@ from ddperm.components.vm import DEFAULT_DATA_FOLDER, VMSpec, VMState
 from ddperm.errors import HostError, PolicyError
 from ddperm.testing import FakeHost, FakeVM
 from ddperm.testing.fakehost import DEFAULT_DATA_FOLDER as TWIN_DATA_FOLDER
-from ddperm.testing.fakehost import HYPERV_ADMINISTRATORS
+from ddperm.testing.fakehost import HYPERV_ADMINISTRATORS, SHUTDOWN_COMPONENT
 from ddperm.testing.fs import ADMINISTRATORS
-from ddperm.testing.jobs.hyperv import seed_docker_vm
+from ddperm.testing.jobs.hyperv import seed_checkpoint, seed_docker_vm
 from tests.backends import Backend
 
 DISK = DEFAULT_DATA_FOLDER + r"\DockerDesktop.vhdx"
@@ -241,6 +241,68 @@ def test_stop_shuts_a_running_vm_down(backend: Backend) -> None:
     change = backend.host.vm.stop()
     assert (change.changed, change.forced, change.vm.state) == (True, False, VMState.OFF)
     assert not backend.host.vhd.size().attached
+    assert fake.jobs == []  # Hyper-V's job is removed, not left in the session
+
+
+def _no_shutdown_service(vm: FakeVM) -> None:
+    vm.integration_services = [
+        s for s in vm.integration_services if s.component != SHUTDOWN_COMPONENT
+    ]
+
+
+def _shutdown_service_disabled(vm: FakeVM) -> None:
+    service = vm.integration_service(SHUTDOWN_COMPONENT)
+    assert service is not None
+    service.enabled = False
+
+
+def _guest_not_answering(vm: FakeVM) -> None:
+    service = vm.integration_service(SHUTDOWN_COMPONENT)
+    assert service is not None
+    service.status = "NoContact"
+
+
+@pytest.mark.parametrize(
+    "breakage", [_no_shutdown_service, _shutdown_service_disabled, _guest_not_answering]
+)
+def test_stop_without_the_guest_shutdown_service_turns_off_only_with_force(
+    backend: Backend, breakage: Callable[[FakeVM], None]
+) -> None:
+    # Stop-VM -AsJob (or -Force) would answer its own "turn it off instead?" with yes.
+    fake = _fake(backend)
+    breakage(seed_docker_vm(fake, state="Running"))
+    with pytest.raises(HostError) as info:
+        backend.host.vm.stop()
+    assert info.value.fully_qualified_error_id == "DdpermShutdownUnavailable"
+    assert "force" in info.value.message
+    assert fake.vms[0].state == "Running"
+    assert fake.jobs == []
+    change = backend.host.vm.stop(force=True)
+    assert (change.changed, change.forced, change.vm.state) == (True, True, VMState.OFF)
+
+
+def test_stop_finds_the_shutdown_service_by_id_whatever_the_language(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.os.ui_culture = "de-DE"  # the service is called "Herunterfahren" there
+    seed_docker_vm(fake, state="Running")
+    change = backend.host.vm.stop()
+    assert (change.changed, change.forced, change.vm.state) == (True, False, VMState.OFF)
+
+
+def test_a_failed_guest_shutdown_is_reported_not_turned_off(backend: Backend) -> None:
+    # Hyper-V's job ends Completed even when Stop-VM failed; the failure is in its .Error.
+    fake = _fake(backend)
+    seed_docker_vm(
+        fake, state="Running"
+    ).shutdown_error = "'DockerDesktopVM' failed to shut down. (0x80004005)"
+    with pytest.raises(HostError) as info:
+        backend.host.vm.stop()
+    assert info.value.fully_qualified_error_id == "DdpermShutdownFailed"
+    assert "failed to shut down. (0x80004005)" in info.value.message
+    assert fake.vms[0].state == "Running"
+    assert fake.jobs == []
+    change = backend.host.vm.stop(force=True)
+    assert (change.changed, change.forced, change.vm.state) == (True, True, VMState.OFF)
 
 
 def test_stop_of_an_off_vm_changes_nothing(backend: Backend) -> None:
@@ -266,6 +328,7 @@ def test_stop_of_a_hanging_vm_needs_force(backend: Backend) -> None:
     assert info.value.fully_qualified_error_id == "DdpermTurnOffRefused"
     assert "still shutting down" in info.value.message
     assert fake.vms[0].state == "Running"
+    assert fake.jobs == []
 
 
 @pytest.mark.parametrize("state", ["Saved", "Paused"])
@@ -335,6 +398,35 @@ def test_destroy_keeps_a_disk_that_is_not_dockers(backend: Backend) -> None:
     assert (done.deleted_files, done.kept_files) == ([], [r"C:\VMs\mine.vhdx"])
     assert fake.fs.exists(r"C:\VMs\mine.vhdx")
     assert fake.vms == []
+
+
+def test_destroy_of_a_vm_with_a_checkpoint_is_refused(backend: Backend) -> None:
+    # Its current disk is a differencing .avhdx over DockerDesktop.vhdx: destroying would
+    # delete neither and orphan the chain.
+    fake = _fake(backend)
+    vm = seed_docker_vm(fake)
+    avhdx = seed_checkpoint(fake, vm)
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.destroy()
+    assert info.value.fully_qualified_error_id == "DdpermVMHasCheckpoints"
+    assert "Before update" in info.value.message
+    assert _snapshot(fake) == before
+    assert fake.fs.exists(avhdx) and fake.fs.exists(DISK)
+
+
+def test_destroy_of_a_vm_on_a_lingering_differencing_disk_is_refused(backend: Backend) -> None:
+    # A checkpoint whose merge failed leaves the .avhdx as the disk with no checkpoint object.
+    fake = _fake(backend)
+    vm = seed_docker_vm(fake)
+    avhdx = seed_checkpoint(fake, vm)
+    vm.checkpoints.clear()
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.destroy()
+    assert info.value.fully_qualified_error_id == "DdpermVMHasCheckpoints"
+    assert avhdx in info.value.message and DISK in info.value.message
+    assert _snapshot(fake) == before
 
 
 def test_destroy_of_a_running_vm_is_refused(backend: Backend) -> None:

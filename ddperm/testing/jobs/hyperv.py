@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
+from dataclasses import dataclass, field
 from typing import cast
 
 from ddperm.guard import VM_NAME
@@ -13,6 +15,7 @@ from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import (
     DEFAULT_DATA_FOLDER,
     HYPERV_ADMINISTRATORS,
+    SHUTDOWN_COMPONENT,
     FakeHost,
     FakeVHD,
     FakeVM,
@@ -305,6 +308,19 @@ def seed_docker_vm(
     vm = FakeVM(VM_NAME, state=state, vhd_path=path)
     host.vms.append(vm)
     return vm
+
+
+def seed_checkpoint(host: FakeHost, vm: FakeVM, name: str = "Before update") -> str:
+    """Give ``vm`` a checkpoint the way Hyper-V does: a differencing ``.avhdx`` beside its
+    disk becomes the current disk, with the old disk as its parent. Returns the .avhdx path."""
+    parent = vm.vhd_path
+    child = f"{parent.rsplit('.', 1)[0]}_{str(uuid.uuid4()).upper()}.avhdx"
+    host.fs.create_sized_file(child, _NEW_VHDX_FILE_SIZE)
+    size = host.vhds[parent.lower()].size
+    host.vhds[child.lower()] = FakeVHD(child, size, type="Differencing", parent_path=parent)
+    vm.vhd_path = child
+    vm.checkpoints.append(name)
+    return child
 
 
 def _virt_error(message: str, fqid: str, category: str, target: str = "") -> ErrorRecord:
@@ -619,6 +635,69 @@ def vm_start(host: FakeHost, VMName: str) -> dict[str, object]:
     return {"changed": changed, "forced": False, "vm": vm_info_document(vm)}
 
 
+# -- Hyper-V's own job type: Stop-VM -AsJob ---------------------------------------------------
+
+
+@dataclass
+class FakeVMJob:
+    """The job ``Stop-VM -AsJob`` returns: Hyper-V's own Job type, not a PowerShell one.
+
+    It has no child jobs; when its work is done it always ends Completed, and whatever
+    failed is only in its ``Error`` collection. It stays in the session's job repository
+    (``FakeHost.jobs``) until Remove-Job.
+    """
+
+    state: str = "Running"  # Running until the shutdown task ends, then Completed
+    errors: list[ErrorRecord] = field(default_factory=list)
+    child_jobs: list[FakeVMJob] = field(default_factory=list)
+
+
+def shutdown_available(vm: FakeVM) -> bool:
+    """Stop-VM's own test: the Shutdown component is enabled and its status is Ok."""
+    service = vm.integration_service(SHUTDOWN_COMPONENT)
+    return (
+        vm.state == "Running"
+        and service is not None
+        and service.enabled
+        and (service.status == "Ok")
+    )
+
+
+def _turn_off(host: FakeHost, vm: FakeVM) -> None:
+    vm.state = "Off"
+    _set_attached(host, vm, False)
+
+
+def stop_vm_job(host: FakeHost, vm: FakeVM, *, force: bool) -> FakeVMJob:
+    """``Stop-VM -VM $vm [-Force] -AsJob`` on a Running VM.
+
+    With the Shutdown component available the guest is asked to shut down (with -Force a
+    forced shutdown, which falls back to turning the VM off when it fails). Without it,
+    Stop-VM asks "turn it off instead?", and a job answers yes, with or without -Force.
+    """
+    job = FakeVMJob()
+    host.jobs.append(job)
+    if not shutdown_available(vm):
+        _turn_off(host, vm)
+    elif vm.hangs_on_shutdown:
+        return job  # the guest accepted the shutdown and never finishes it
+    elif vm.shutdown_error:
+        job.errors.append(
+            _virt_error(
+                vm.shutdown_error,
+                "OperationFailed,Microsoft.HyperV.PowerShell.Commands.StopVM",
+                "NotSpecified",
+                vm.name,
+            )
+        )
+        if force:
+            _turn_off(host, vm)
+    else:
+        _turn_off(host, vm)
+    job.state = "Completed"
+    return job
+
+
 @handles("vm_stop")
 def vm_stop(
     host: FakeHost, VMName: str, Force: bool = False, TimeoutSeconds: int = 20
@@ -627,26 +706,15 @@ def vm_stop(
     vm = _the_vm(host, VMName)
     changed, forced = vm.state != "Off", False
     if vm.state == "Running":
-        if vm.hangs_on_shutdown:  # the job outlives Wait-Job -Timeout
-            if not Force:
-                raise _script_error(
-                    "DdpermShutdownTimeout",
-                    f"The virtual machine '{VMName}' did not shut down within "
-                    f"{TimeoutSeconds} seconds; stop it with force to turn it off.",
-                    VMName,
-                    "OperationTimeout",
-                )
-            # The guest accepted the shutdown and is still in it: Hyper-V refuses every other
-            # state change, so the turn-off fails (an e2e test of eryph-org/eryph shows
-            # Stop-VM -TurnOff throwing while Stop-VM -Force -AsJob is pending).
-            refused = _invalid_state(vm, "StopVM")
-            raise _script_error(
-                "DdpermTurnOffRefused",
-                f"The virtual machine '{VMName}' did not shut down within {TimeoutSeconds} "
-                "seconds, and Hyper-V refuses to turn it off while its guest is still shutting "
-                f"down ({refused.message}). Wait for the shutdown to finish, then stop it again.",
-                VMName,
-                "InvalidOperation",
+        job = stop_vm_job(host, vm, force=True)  # Stop-VM -VM $vm -Force -AsJob
+        if not job.child_jobs:  # $job.ChildJobs[0] under Set-StrictMode -Version 3
+            raise ErrorRecord(
+                "Index was out of range. Must be non-negative and less than the size of the "
+                "collection.\nParameter name: index",
+                "System.ArgumentOutOfRangeException",
+                "OperationStopped",
+                "",
+                "System.ArgumentOutOfRangeException",
             )
     elif vm.state in ("Saved", "Paused"):
         if not Force:
