@@ -246,6 +246,31 @@ BAD: list[tuple[str, str, str, str]] = [
     ),
     ("literal-path", "job", "#BODY", "Microsoft.PowerShell.Management\\Remove-Item $vm.Path"),
     ("literal-path", "job", "#BODY", "$e = Test-Path 'C:\\x'"),
+    ("hyperv-job", "job", "#BODY", "$r = $job.ChildJobs[0].JobStateInfo.Reason"),
+    ("hyperv-job", "job", "#BODY", "$r = $job.childjobs[$i]"),
+    ("hyperv-job", "job", "#BODY", "$job = Hyper-V\\Stop-VM -VM $vm -AsJob"),
+    ("hyperv-job", "job", "#BODY", "Hyper-V\\Stop-VM -VM $vm -As"),
+    (
+        "hyperv-job",
+        "job",
+        "#BODY",
+        "try { $job = Hyper-V\\Stop-VM -VM $vm -Force -AsJob }"
+        " finally { Microsoft.PowerShell.Core\\Remove-Job -Job $job -Force }",
+    ),
+    (
+        "hyperv-job",
+        "job",
+        "#BODY",
+        "$job = Hyper-V\\Stop-VM -VM $vm -AsJob\n$e = @($job.Error)\n"
+        "Microsoft.PowerShell.Core\\Remove-Job -Job $job -Force",
+    ),
+    (
+        "hyperv-job",
+        "job",
+        "#BODY",
+        "try { $job = Hyper-V\\Stop-VM -VM $vm -AsJob; $e = @($other.Error) }"
+        " finally { Microsoft.PowerShell.Core\\Remove-Job -Job $job -Force }",
+    ),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "$DdpermLimit = Get-Date"),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "Set-StrictMode -Off"),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "[CmdletBinding()]\nparam()"),
@@ -359,7 +384,8 @@ GOOD_SNIPPETS = [
     "switch ([string]$vm.State) {\n    'Running' { $r = 1 }\n    default { $r = 0 }\n}",
     "$t = @'\nhere ?? string\n'@",
     "Hyper-V\\Start-VM -VM $vm",
-    "$j = Hyper-V\\Stop-VM -VM $vm -Force -AsJob",
+    "try { $j = Hyper-V\\Stop-VM -VM $vm -AsJob; $e = @($j.Error) }"
+    " finally { Microsoft.PowerShell.Core\\Remove-Job -Job $j -Force }",
     "$d = Hyper-V\\Get-VMHardDiskDrive -VMName $VMName",
     "$e = Microsoft.PowerShell.Management\\Test-Path -LiteralPath 'C:\\x'",
     "$x = [System.IO.Path]::Combine('C:\\', 'x')",

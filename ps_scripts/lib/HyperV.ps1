@@ -66,3 +66,36 @@ function ConvertTo-DdpermVMInfo {
         vhd_path             = $vhdPath
     }
 }
+
+function Get-DdpermShutdownService {
+    # The VM's Shutdown integration service, or $null. Matched by the component id that ends
+    # its Id ("Microsoft:<VMId>\<component>"): its Name is localised ("Herunterfahren").
+    param([Parameter(Mandatory = $true)] $VM)
+    $services = @(Hyper-V\Get-VMIntegrationService -VM $VM | Where-Object {
+            ([string]$_.Id).EndsWith('\9F8233AC-BE49-4C79-8EE3-E7E1985B2077', [System.StringComparison]::OrdinalIgnoreCase)
+        })
+    if ($services.Count -eq 0) { return $null }
+    return $services[0]
+}
+
+function Assert-DdpermNoCheckpoints {
+    # Throws DdpermVMHasCheckpoints when the VM has checkpoints or a hard disk that is a
+    # differencing disk (a checkpoint's .avhdx, also one left behind by a failed merge): the
+    # data is then a chain of files, and deleting or moving the current one alone would
+    # orphan or split it. Disk files that do not exist are left to the caller.
+    param([Parameter(Mandatory = $true)] $VM, [Parameter(Mandatory = $true)] [string]$Action)
+    $fix = 'delete its checkpoints in Hyper-V first (that merges them into the disk)'
+    $checkpoints = @(Hyper-V\Get-VMSnapshot -VM $VM)
+    if ($checkpoints.Count -gt 0) {
+        $names = ($checkpoints | ForEach-Object { "'$($_.Name)'" }) -join ', '
+        throw (New-DdpermErrorRecord 'DdpermVMHasCheckpoints' "Cannot $Action`: the virtual machine '$($VM.Name)' has checkpoints ($names); $fix." $VM.Name 'InvalidOperation')
+    }
+    foreach ($drive in @(Hyper-V\Get-VMHardDiskDrive -VM $VM)) {
+        $path = [string]$drive.Path
+        if (-not (Microsoft.PowerShell.Management\Test-Path -LiteralPath $path)) { continue }
+        $vhd = Hyper-V\Get-VHD -Path $path
+        if ([string]$vhd.VhdType -eq 'Differencing') {
+            throw (New-DdpermErrorRecord 'DdpermVMHasCheckpoints' "Cannot $Action`: the disk '$path' of the virtual machine '$($VM.Name)' is a differencing disk over '$($vhd.ParentPath)'; $fix." $path 'InvalidOperation')
+        }
+    }
+}

@@ -15,6 +15,7 @@ from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import (
     DEFAULT_DATA_FOLDER,
     HYPERV_ADMINISTRATORS,
+    INTEGRATION_COMPONENTS,
     SHUTDOWN_COMPONENT,
     FakeHost,
     FakeVHD,
@@ -426,6 +427,28 @@ def _assert_off(vm: FakeVM, action: str) -> None:
         )
 
 
+def _assert_no_checkpoints(host: FakeHost, vm: FakeVM, action: str) -> None:
+    """Twin of Assert-DdpermNoCheckpoints (lib/HyperV.ps1)."""
+    fix = "delete its checkpoints in Hyper-V first (that merges them into the disk)"
+    if vm.checkpoints:
+        names = ", ".join(f"'{name}'" for name in vm.checkpoints)
+        raise _script_error(
+            "DdpermVMHasCheckpoints",
+            f"Cannot {action}: the virtual machine '{vm.name}' has checkpoints ({names}); {fix}.",
+            vm.name,
+            "InvalidOperation",
+        )
+    vhd = host.vhd(vm.vhd_path) if vm.vhd_path and host.fs.exists(vm.vhd_path) else None
+    if vhd is not None and vhd.type == "Differencing":
+        raise _script_error(
+            "DdpermVMHasCheckpoints",
+            f"Cannot {action}: the disk '{vm.vhd_path}' of the virtual machine '{vm.name}' is "
+            f"a differencing disk over '{vhd.parent_path}'; {fix}.",
+            vm.vhd_path,
+            "InvalidOperation",
+        )
+
+
 def _invalid_state(vm: FakeVM, cmdlet: str) -> ErrorRecord:
     return _virt_error(
         f"'{vm.name}' failed to change state.\n"
@@ -698,6 +721,48 @@ def stop_vm_job(host: FakeHost, vm: FakeVM, *, force: bool) -> FakeVMJob:
     return job
 
 
+def _shutdown_unavailable(host: FakeHost, vm: FakeVM) -> ErrorRecord:
+    service = vm.integration_service(SHUTDOWN_COMPONENT)
+    status = "missing"
+    if service is not None:
+        names = INTEGRATION_COMPONENTS[SHUTDOWN_COMPONENT]
+        name = names.get(host.os.ui_culture.split("-")[0], names["en"])
+        status = f"'{name}' (enabled: {service.enabled}, status: {service.status})"
+    return _script_error(
+        "DdpermShutdownUnavailable",
+        f"The virtual machine '{vm.name}' cannot be shut down by its guest: the shutdown "
+        f"integration service is {status}; stop it with force to turn it off.",
+        vm.name,
+        "InvalidOperation",
+    )
+
+
+def _guest_shutdown(host: FakeHost, vm: FakeVM, timeout: int) -> ErrorRecord | None:
+    """The graceful half of vm_stop.ps1: None when the VM is Off, else why it is not."""
+    if not shutdown_available(vm):
+        return _shutdown_unavailable(host, vm)
+    job = stop_vm_job(host, vm, force=False)  # Stop-VM -VM $vm -AsJob; Wait-Job -Timeout
+    host.jobs.remove(job)  # Remove-Job -Force, in a finally
+    if vm.state == "Off":
+        return None
+    if job.state == "Running":
+        return _script_error(
+            "DdpermShutdownTimeout",
+            f"The virtual machine '{vm.name}' did not shut down within {timeout} seconds; "
+            "stop it with force to turn it off.",
+            vm.name,
+            "OperationTimeout",
+        )
+    reason = job.errors[0].message if job.errors else f"it is {vm.state}"
+    return _script_error(
+        "DdpermShutdownFailed",
+        f"The virtual machine '{vm.name}' could not be shut down ({reason}); stop it with "
+        "force to turn it off.",
+        vm.name,
+        "InvalidOperation",
+    )
+
+
 @handles("vm_stop")
 def vm_stop(
     host: FakeHost, VMName: str, Force: bool = False, TimeoutSeconds: int = 20
@@ -706,16 +771,25 @@ def vm_stop(
     vm = _the_vm(host, VMName)
     changed, forced = vm.state != "Off", False
     if vm.state == "Running":
-        job = stop_vm_job(host, vm, force=True)  # Stop-VM -VM $vm -Force -AsJob
-        if not job.child_jobs:  # $job.ChildJobs[0] under Set-StrictMode -Version 3
-            raise ErrorRecord(
-                "Index was out of range. Must be non-negative and less than the size of the "
-                "collection.\nParameter name: index",
-                "System.ArgumentOutOfRangeException",
-                "OperationStopped",
-                "",
-                "System.ArgumentOutOfRangeException",
-            )
+        failure = _guest_shutdown(host, vm, TimeoutSeconds)
+        if failure is not None:
+            if not Force:
+                raise failure
+            if vm.hangs_on_shutdown:
+                # The guest accepted the shutdown and is still in it: Hyper-V refuses every
+                # other state change, so the turn-off fails (an e2e test of eryph-org/eryph
+                # shows Stop-VM -TurnOff throwing while Stop-VM -Force -AsJob is pending).
+                refused = _invalid_state(vm, "StopVM")
+                raise _script_error(
+                    "DdpermTurnOffRefused",
+                    f"The virtual machine '{VMName}' did not shut down within {TimeoutSeconds} "
+                    "seconds, and Hyper-V refuses to turn it off while its guest is still "
+                    f"shutting down ({refused.message}). Wait for the shutdown to finish, then "
+                    "stop it again.",
+                    VMName,
+                    "InvalidOperation",
+                )
+            forced = True
     elif vm.state in ("Saved", "Paused"):
         if not Force:
             raise _script_error(
@@ -728,8 +802,7 @@ def vm_stop(
         forced = True
     elif changed:
         raise _invalid_state(vm, "StopVM")
-    vm.state = "Off"
-    _set_attached(host, vm, False)
+    _turn_off(host, vm)
     return {"changed": changed, "forced": forced, "vm": vm_info_document(vm)}
 
 
@@ -741,6 +814,7 @@ def vm_destroy(host: FakeHost, VMName: str) -> dict[str, object]:
     if vm is not None:
         _assert_off(vm, "destroy the virtual machine")
         disks = [assert_safe_path(host.fs, vm.vhd_path, "VM disk")] if vm.vhd_path else []
+        _assert_no_checkpoints(host, vm, "destroy the virtual machine")
         host.vms.remove(vm)  # Remove-VM
         for disk in disks:
             if disk.rsplit("\\", 1)[1] == VM_DISK_NAME and host.fs.exists(disk):
@@ -789,6 +863,7 @@ def vhd_move(host: FakeHost, VMName: str, Destination: str) -> dict[str, object]
     vm = _the_vm(host, VMName)
     _assert_off(vm, "move the disk")
     source = assert_safe_path(fs, _disk_of(vm), "VM disk")
+    _assert_no_checkpoints(host, vm, "move the disk")
     target = Destination.rstrip("\\")
     if not target.lower().endswith(".vhdx"):
         target += "\\" + VM_DISK_NAME
