@@ -13,7 +13,7 @@ from ddperm.errors import HostError, PolicyError
 from ddperm.testing import FakeHost, FakeVM
 from ddperm.testing.fakehost import DEFAULT_DATA_FOLDER as TWIN_DATA_FOLDER
 from ddperm.testing.fakehost import HYPERV_ADMINISTRATORS, SHUTDOWN_COMPONENT
-from ddperm.testing.fs import ADMINISTRATORS
+from ddperm.testing.fs import ADMINISTRATORS, USERS
 from ddperm.testing.jobs.hyperv import seed_checkpoint, seed_docker_vm
 from tests.backends import Backend
 
@@ -81,6 +81,83 @@ def test_create_turns_secure_boot_off_for_the_linux_kernel(backend: Backend) -> 
     (vm,) = fake.vms
     assert vm.generation == 2
     assert vm.secure_boot is False
+
+
+DOCKER_ISO = r"C:\Program Files\Docker\Docker\resources\docker-desktop.iso"
+
+
+def _seed_iso(fake: FakeHost, path: str = DOCKER_ISO) -> str:
+    fake.fs.create_sized_file(path, 500 * 2**20)
+    return path
+
+
+def test_create_boots_from_the_iso_first(backend: Backend) -> None:
+    # Docker Desktop's VM boots its Linux from resources\docker-desktop.iso under Program
+    # Files; an ISO is only read, so a system location is fine for it.
+    fake = _fake(backend)
+    iso = _seed_iso(fake)
+    backend.host.vm.create(VMSpec(boot_iso=iso))
+    (vm,) = fake.vms
+    assert vm.dvd_paths == [iso]
+    assert vm.boot_order == ["DvdDrive:" + iso, "HardDiskDrive:" + DISK]
+    assert vm.secure_boot is False
+
+
+def test_create_without_an_iso_boots_from_the_disk(backend: Backend) -> None:
+    fake = _fake(backend)
+    backend.host.vm.create()
+    (vm,) = fake.vms
+    assert (vm.dvd_paths, vm.boot_order) == ([], ["HardDiskDrive:" + DISK])
+
+
+def _user_writable_iso(fake: FakeHost) -> str:
+    fake.fs.mkdir(r"C:\Users\dev\Downloads")
+    fake.fs.set_acl(r"C:\Users\dev\Downloads", {USERS: "Modify", ADMINISTRATORS: "FullControl"})
+    return _seed_iso(fake, r"C:\Users\dev\Downloads\docker-desktop.iso")
+
+
+def _iso_itself_writable(fake: FakeHost) -> str:
+    iso = _seed_iso(fake)
+    fake.fs.set_acl(iso, {USERS: "Write", ADMINISTRATORS: "FullControl"})
+    return iso
+
+
+def _iso_through_a_junction(fake: FakeHost) -> str:
+    _seed_iso(fake)
+    fake.fs.mkdir(r"C:\dd")
+    fake.fs.junction(r"C:\dd\res", r"C:\Program Files\Docker\Docker\resources")
+    return r"C:\dd\res\docker-desktop.iso"
+
+
+@pytest.mark.parametrize(
+    ("make_iso", "fqid"),
+    [
+        (_user_writable_iso, "DdpermUnsafeAcl"),
+        (_iso_itself_writable, "DdpermUnsafeAcl"),
+        (_iso_through_a_junction, "DdpermReparsePoint"),
+        (lambda fake: DOCKER_ISO, "DdpermBootIsoNotFound"),
+    ],
+)
+def test_create_refuses_an_iso_a_user_could_change_or_that_is_missing(
+    backend: Backend, make_iso: Callable[[FakeHost], str], fqid: str
+) -> None:
+    fake = _fake(backend)
+    iso = make_iso(fake)
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create(VMSpec(boot_iso=iso))
+    assert info.value.fully_qualified_error_id == fqid
+    assert _snapshot(fake) == before
+
+
+@pytest.mark.parametrize(
+    "iso",
+    [r"C:\images\docker.img", r"C:\images\docker.iso\x", r"C:\images\..\x.iso", "x.iso"],
+)
+def test_a_boot_iso_the_guard_refuses_never_reaches_the_host(twin: Backend, iso: str) -> None:
+    with pytest.raises((ValidationError, PolicyError)):
+        twin.host.vm.create(VMSpec(boot_iso=iso))
+    assert _fake(twin).calls == []
 
 
 def test_create_in_a_new_folder_on_another_drive(backend: Backend) -> None:

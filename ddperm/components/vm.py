@@ -61,11 +61,14 @@ class VMState(str, enum.Enum):
 
 
 class VMSpec(HostModel):
-    """What a caller may choose: CPUs, memory, disk size and the data folder (nothing else).
+    """What a caller may choose: CPUs, memory, disk size, the data folder and the ISO the VM
+    boots from (nothing else).
 
     Memory is a multiple of 2 MiB (Hyper-V's rule) and the disk a multiple of 1 MiB.
-    The data folder goes through ``guard.check_path``; a ``vm_name`` other than
-    ``DockerDesktopVM`` raises ``PolicyError``.
+    The data folder goes through ``guard.check_path``; so does ``boot_iso`` (an ``.iso``
+    file, only read, so it may be under Program Files, where Docker Desktop keeps
+    ``resources\\docker-desktop.iso``; the host refuses one a non-administrator could
+    change). A ``vm_name`` other than ``DockerDesktopVM`` raises ``PolicyError``.
     """
 
     vm_name: str = guard.VM_NAME
@@ -77,6 +80,7 @@ class VMSpec(HostModel):
         default=64 * GIB, ge=GIB, le=64 * 1024 * GIB, multiple_of=MIB, strict=True
     )
     data_folder: str = DEFAULT_DATA_FOLDER
+    boot_iso: str | None = None
 
     @field_validator("vm_name", mode="plain")
     @classmethod
@@ -87,6 +91,16 @@ class VMSpec(HostModel):
     @classmethod
     def _check_folder(cls, value: object) -> str:
         return guard.check_path(value, what="data folder")
+
+    @field_validator("boot_iso", mode="plain")
+    @classmethod
+    def _check_iso(cls, value: object) -> str | None:
+        if value is None:
+            return None
+        path = guard.check_path(value, what="boot ISO", read_only=True)
+        if not path.lower().endswith(".iso"):
+            raise PolicyError(f"boot ISO must be an .iso file: {path!r}")
+        return path
 
 
 class VMInfo(HostModel):
@@ -134,7 +148,8 @@ class VMComponent(Component):
         return self._executor.call("vm_info", VMInfoResult, _pinned()).vm
 
     def create(self, spec: VMSpec | None = None) -> VMInfo:
-        """Create the VM (Off) and its disk; on failure nothing of it remains."""
+        """Create the VM (Off) and its disk, booting first from ``spec.boot_iso`` when set;
+        on failure nothing of it remains."""
         if spec is None:
             spec = VMSpec()
         if not isinstance(spec, VMSpec):
@@ -147,6 +162,8 @@ class VMComponent(Component):
             "DiskSizeBytes": spec.disk_size_bytes,
             "DataFolder": spec.data_folder,
         }
+        if spec.boot_iso is not None:
+            params["BootIso"] = spec.boot_iso
         return self._executor.call("vm_create", VMInfo, params)
 
     def start(self) -> VMChange:
