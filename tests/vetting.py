@@ -144,8 +144,8 @@ ALLOWLIST = (
     ),
     Family(
         "Hyper-V",
-        "New-VM New-VHD Set-VM Set-VMFirmware Add-VMHardDiskDrive Remove-VM",
-        "create and destroy DockerDesktopVM (vm_create, vm_destroy), named by $VMName",
+        "New-VM New-VHD Set-VM Set-VMFirmware Add-VMHardDiskDrive Add-VMDvdDrive Remove-VM",
+        "create (booting its ISO) and destroy DockerDesktopVM (vm_create, vm_destroy)",
     ),
     Family(
         "Hyper-V",

@@ -1,9 +1,10 @@
 """``host.vm``: the one Hyper-V VM ddperm manages, DockerDesktopVM.
 
-``create(spec)`` makes it with a new DockerDesktop.vhdx in the spec's data folder and
-leaves nothing behind when it fails; ``start()`` and ``stop()`` are ensure-style and say
-whether anything changed; ``destroy()`` removes it and its disk (refusing if any link is
-on the disk's path); ``info()`` is None when it does not exist. Every call is pinned to
+``create(spec)`` makes it with a new DockerDesktop.vhdx in the spec's data folder (and a
+boot ISO when given) and leaves nothing behind when it fails; ``start()`` and ``stop()`` are
+ensure-style and say whether anything changed; ``destroy()`` removes it and its disk
+(refusing if any link is on the disk's path, or if it has checkpoints:
+``DdpermVMHasCheckpoints``); ``info()`` is None when it does not exist. Every call is pinned to
 ``DockerDesktopVM`` here and again by the scripts' ``[ValidateSet('DockerDesktopVM')]``.
 """
 
@@ -155,15 +156,15 @@ class VMComponent(Component):
         if not isinstance(spec, VMSpec):
             raise PolicyError(f"create() takes a VMSpec, not {type(spec).__name__}")
         spec = VMSpec.model_validate(dict(spec))  # again: model_construct() skips validation
+        iso = {} if spec.boot_iso is None else {"BootIso": spec.boot_iso}
         params: Params = {
             **_pinned(),
             "ProcessorCount": spec.cpus,
             "MemoryStartupBytes": spec.memory_bytes,
             "DiskSizeBytes": spec.disk_size_bytes,
             "DataFolder": spec.data_folder,
+            **iso,
         }
-        if spec.boot_iso is not None:
-            params["BootIso"] = spec.boot_iso
         return self._executor.call("vm_create", VMInfo, params)
 
     def start(self) -> VMChange:
@@ -171,10 +172,13 @@ class VMComponent(Component):
         return self._executor.call("vm_start", VMChange, _pinned())
 
     def stop(self, force: bool = False, timeout: int = DEFAULT_STOP_TIMEOUT) -> VMChange:
-        """Ensure the VM is Off: a guest shutdown within ``timeout`` seconds; with ``force``,
-        turn it off when the shutdown does not finish (or the VM is Saved or Paused). Hyper-V
-        refuses the turn-off while the guest is still in a shutdown it accepted
-        (``DdpermTurnOffRefused``); stop again once that shutdown ended."""
+        """Ensure the VM is Off: a guest shutdown within ``timeout`` seconds, through the
+        guest's Shutdown integration service. Without ``force`` the VM is never turned off:
+        ``DdpermShutdownUnavailable`` (no usable shutdown service), ``DdpermShutdownFailed``
+        or ``DdpermShutdownTimeout``. With ``force`` it is turned off in those cases (and when
+        it is Saved or Paused), and ``forced`` says so. Hyper-V refuses the turn-off while the
+        guest is still in a shutdown it accepted (``DdpermTurnOffRefused``); stop again once
+        that shutdown ended."""
         if type(force) is not bool:
             raise PolicyError(f"force must be True or False, not {force!r}")
         if type(timeout) is not int or not 1 <= timeout <= MAX_STOP_TIMEOUT:

@@ -99,3 +99,25 @@ function Assert-DdpermNoCheckpoints {
         }
     }
 }
+
+function Assert-DdpermBootIso {
+    # The full path of the .iso file the VM is to boot from, or throws. It is only read, so it
+    # may lie in a system location (Docker Desktop's is under Program Files), but nobody but
+    # administrators may be able to change it: it must not be reachable through a link, every
+    # folder on its path passes Assert-DdpermAdminFolder, and the file grants nobody else a
+    # write right (DdpermUnsafeAcl). Whoever could change it would choose what the VM boots.
+    param([Parameter(Mandatory = $true)] [string]$Path)
+    $full = Assert-DdpermSafePath -Path $Path -What 'boot ISO' -ReadOnly
+    if (-not $full.EndsWith('.iso', [System.StringComparison]::OrdinalIgnoreCase)) {
+        throw (New-DdpermErrorRecord 'DdpermUnsafePath' "The boot ISO must be an .iso file: '$Path'." $Path)
+    }
+    if (-not (Microsoft.PowerShell.Management\Test-Path -LiteralPath $full -PathType Leaf)) {
+        throw (New-DdpermErrorRecord 'DdpermBootIsoNotFound' "The boot ISO '$full' does not exist." $full 'ObjectNotFound')
+    }
+    Assert-DdpermAdminFolder -Folder ([System.IO.Path]::GetDirectoryName($full)) -What 'boot ISO'
+    $problem = Get-DdpermFolderAclProblem -Folder $full -Rights $DdpermAnyWriteRights
+    if ($null -ne $problem) {
+        throw (New-DdpermErrorRecord 'DdpermUnsafeAcl' "Refusing the boot ISO '$full': a non-administrator could change it ($problem)." $full)
+    }
+    return $full
+}

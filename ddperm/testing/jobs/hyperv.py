@@ -173,13 +173,15 @@ def assert_no_link(fs: FakeFileSystem, path: str, what: str = "path") -> None:
         )
 
 
-def assert_safe_path(fs: FakeFileSystem, path: str, what: str = "path") -> str:
+def assert_safe_path(
+    fs: FakeFileSystem, path: str, what: str = "path", *, read_only: bool = False
+) -> str:
     """Twin of ``Assert-DdpermSafePath`` (lib/Paths.ps1): the full path, or the error it throws.
 
     DdpermUnsafePath for a string the guard refuses, DdpermReparsePoint when any existing
     component (the last one and dangling links included) is a junction or symlink,
-    DdpermSystemPath when the path, as it resolves, is or lies in a system location.
-    Reusable by every twin that deletes or moves.
+    DdpermSystemPath when the path, as it resolves, is or lies in a system location (not
+    with ``read_only``). Reusable by every twin that deletes or moves.
     """
     problem, parts = _path_problem(path)
     if problem:
@@ -191,7 +193,7 @@ def assert_safe_path(fs: FakeFileSystem, path: str, what: str = "path") -> str:
     assert_no_link(fs, path, what)
     full = join(split(path)[0], parts)
     location = system_location(full)
-    if location:
+    if location and not read_only:
         raise _path_error(
             "DdpermSystemPath",
             f"Refusing the {what} '{path}': it is the system location '{location}' or inside it.",
@@ -280,6 +282,29 @@ def assert_single_link(fs: FakeFileSystem, path: str, what: str = "file") -> Non
             f"Refusing the {what} '{path}': it has other names (hard links).",
             path,
         )
+
+
+def assert_boot_iso(fs: FakeFileSystem, path: str) -> str:
+    """Twin of ``Assert-DdpermBootIso`` (lib/HyperV.ps1)."""
+    full = assert_safe_path(fs, path, "boot ISO", read_only=True)
+    if not full.lower().endswith(".iso"):
+        raise _path_error("DdpermUnsafePath", f"The boot ISO must be an .iso file: '{path}'.", path)
+    if not fs.exists(full, follow=True) or fs.stat(full, follow=True).kind is not Kind.FILE:
+        raise _script_error(
+            "DdpermBootIsoNotFound",
+            f"The boot ISO '{full}' does not exist.",
+            full,
+            "ObjectNotFound",
+        )
+    assert_admin_folder(fs, parent_of(full), "boot ISO")
+    problem = folder_acl_problem(fs, full, ANY_WRITE_RIGHTS)
+    if problem:
+        raise _path_error(
+            "DdpermUnsafeAcl",
+            f"Refusing the boot ISO '{full}': a non-administrator could change it ({problem}).",
+            full,
+        )
+    return full
 
 
 # -- Hyper-V: who may ask, and the errors Hyper-V gives -----------------------------------
@@ -571,6 +596,7 @@ def vm_create(
     MemoryStartupBytes: int,
     DiskSizeBytes: int,
     DataFolder: str,
+    BootIso: str = "",
 ) -> dict[str, object]:
     _validate_range("vm_create", "ProcessorCount", ProcessorCount, 1, 64)
     _validate_range("vm_create", "MemoryStartupBytes", MemoryStartupBytes, 2**30, 2**38)
@@ -591,6 +617,7 @@ def vm_create(
             vhdx,
             "ResourceExists",
         )
+    iso = assert_boot_iso(host.fs, BootIso) if BootIso else ""
     created: list[str] = []
     vm: FakeVM | None = None
     try:
@@ -609,7 +636,11 @@ def vm_create(
             )
         vm.processor_count = ProcessorCount
         vm.secure_boot = False  # Set-VMFirmware -EnableSecureBoot Off
-        vm.vhd_path = vhdx  # Add-VMHardDiskDrive
+        vm.vhd_path = vhdx  # Add-VMHardDiskDrive, which also adds it to the boot order
+        vm.boot_order.append(f"HardDiskDrive:{vhdx}")
+        if iso:
+            vm.dvd_paths.append(iso)  # Add-VMDvdDrive -Path
+            vm.boot_order.insert(0, f"DvdDrive:{iso}")  # Set-VMFirmware -FirstBootDevice
     except ErrorRecord:
         if vm is not None:
             host.vms.remove(vm)
