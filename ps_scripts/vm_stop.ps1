@@ -30,7 +30,8 @@ if ($state -eq 'Off') {
     $failure = $null
     $service = Get-DdpermShutdownService -VM $vm
     if ($null -eq $service -or -not $service.Enabled -or [string]$service.PrimaryOperationalStatus -ne 'Ok') {
-        # Stop-VM would ask "turn it off instead?", and answers that itself with -AsJob.
+        # Stop-VM would ask "turn it off instead?", and answers that itself with -AsJob. (If
+        # the service goes away between this check and Stop-VM's own, Stop-VM still does.)
         $status = 'missing'
         if ($null -ne $service) { $status = "'$($service.Name)' (enabled: $($service.Enabled), status: $($service.PrimaryOperationalStatus))" }
         $failure = New-DdpermErrorRecord 'DdpermShutdownUnavailable' "The virtual machine '$VMName' cannot be shut down by its guest: the shutdown integration service is $status; stop it with force to turn it off." $VMName 'InvalidOperation'

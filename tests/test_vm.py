@@ -14,7 +14,7 @@ from ddperm.testing import FakeHost, FakeVM
 from ddperm.testing.fakehost import DEFAULT_DATA_FOLDER as TWIN_DATA_FOLDER
 from ddperm.testing.fakehost import HYPERV_ADMINISTRATORS, SHUTDOWN_COMPONENT
 from ddperm.testing.fs import ADMINISTRATORS, USERS
-from ddperm.testing.jobs.hyperv import seed_checkpoint, seed_docker_vm
+from ddperm.testing.jobs.hyperv import seed_checkpoint, seed_docker_vm, stop_vm_job
 from tests.backends import Backend
 
 DISK = DEFAULT_DATA_FOLDER + r"\DockerDesktop.vhdx"
@@ -356,6 +356,21 @@ def test_stop_without_the_guest_shutdown_service_turns_off_only_with_force(
     assert fake.jobs == []
     change = backend.host.vm.stop(force=True)
     assert (change.changed, change.forced, change.vm.state) == (True, True, VMState.OFF)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_the_twins_hyperv_job_is_like_windows(force: bool) -> None:
+    # Hyper-V's VmJob: no child jobs, Completed even when the shutdown failed, the failure
+    # only in its Error collection; -Force turns the VM off after a failed shutdown.
+    fake = FakeHost()
+    vm = seed_docker_vm(fake, state="Running")
+    vm.shutdown_error = "'DockerDesktopVM' failed to shut down. (0x80004005)"
+    job = stop_vm_job(fake, vm, force=force)
+    assert (job.child_jobs, job.state, fake.jobs) == ([], "Completed", [job])
+    assert [e.fqid for e in job.errors] == [
+        "OperationFailed,Microsoft.HyperV.PowerShell.Commands.StopVM"
+    ]
+    assert vm.state == ("Off" if force else "Running")
 
 
 def test_stop_finds_the_shutdown_service_by_id_whatever_the_language(backend: Backend) -> None:
