@@ -126,6 +126,8 @@ BASES = {
 }
 PARAM_BLOCK = f"[CmdletBinding()]\nparam(\n    {PIN}\n)\n"
 
+STOP_JOB = "$job = Hyper-V\\Stop-VM -VM $vm -AsJob"
+REMOVE_JOB = "Microsoft.PowerShell.Core\\Remove-Job -Job $job -Force"
 # (rule, base, old text, new text): one bad script each, breaking exactly one rule.
 BAD: list[tuple[str, str, str, str]] = [
     ("syntax", "job", "#BODY", "$x = @(1,)"),
@@ -248,29 +250,21 @@ BAD: list[tuple[str, str, str, str]] = [
     ("literal-path", "job", "#BODY", "$e = Test-Path 'C:\\x'"),
     ("hyperv-job", "job", "#BODY", "$r = $job.ChildJobs[0].JobStateInfo.Reason"),
     ("hyperv-job", "job", "#BODY", "$r = $job.childjobs[$i]"),
-    ("hyperv-job", "job", "#BODY", "$job = Hyper-V\\Stop-VM -VM $vm -AsJob"),
+    ("hyperv-job", "job", "#BODY", STOP_JOB),
     ("hyperv-job", "job", "#BODY", "Hyper-V\\Stop-VM -VM $vm -As"),
+    ("hyperv-job", "job", "#BODY", f"try {{ {STOP_JOB} }} finally {{ {REMOVE_JOB} }}"),  # no .Error
     (
         "hyperv-job",
         "job",
         "#BODY",
-        "try { $job = Hyper-V\\Stop-VM -VM $vm -Force -AsJob }"
-        " finally { Microsoft.PowerShell.Core\\Remove-Job -Job $job -Force }",
+        f"try {{ {STOP_JOB}; $e = @($x.Error) }} finally {{ {REMOVE_JOB} }}",
     ),
     (
         "hyperv-job",
         "job",
         "#BODY",
-        "$job = Hyper-V\\Stop-VM -VM $vm -AsJob\n$e = @($job.Error)\n"
-        "Microsoft.PowerShell.Core\\Remove-Job -Job $job -Force",
-    ),
-    (
-        "hyperv-job",
-        "job",
-        "#BODY",
-        "try { $job = Hyper-V\\Stop-VM -VM $vm -AsJob; $e = @($other.Error) }"
-        " finally { Microsoft.PowerShell.Core\\Remove-Job -Job $job -Force }",
-    ),
+        f"{STOP_JOB}\n$e = @($job.Error)\n{REMOVE_JOB}",
+    ),  # not in a finally
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "$DdpermLimit = Get-Date"),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "Set-StrictMode -Off"),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "[CmdletBinding()]\nparam()"),

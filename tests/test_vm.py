@@ -339,19 +339,30 @@ def _guest_not_answering(vm: FakeVM) -> None:
     service.status = "NoContact"
 
 
-@pytest.mark.parametrize(
-    "breakage", [_no_shutdown_service, _shutdown_service_disabled, _guest_not_answering]
-)
-def test_stop_without_the_guest_shutdown_service_turns_off_only_with_force(
-    backend: Backend, breakage: Callable[[FakeVM], None]
+def _shutdown_fails(vm: FakeVM) -> None:
+    vm.shutdown_error = "'DockerDesktopVM' failed to shut down. (0x80004005)"
+
+
+# Without a usable Shutdown service, Stop-VM -AsJob (or -Force) answers its own "turn it off
+# instead?" with yes; Hyper-V's job ends Completed even when the shutdown failed.
+STOP_FAILURES = [
+    (_no_shutdown_service, "DdpermShutdownUnavailable", "service is missing"),
+    (_shutdown_service_disabled, "DdpermShutdownUnavailable", "enabled: False"),
+    (_guest_not_answering, "DdpermShutdownUnavailable", "status: NoContact"),
+    (_shutdown_fails, "DdpermShutdownFailed", "failed to shut down. (0x80004005)"),
+]
+
+
+@pytest.mark.parametrize(("breakage", "fqid", "reason"), STOP_FAILURES)
+def test_a_vm_the_guest_does_not_shut_down_is_turned_off_only_with_force(
+    backend: Backend, breakage: Callable[[FakeVM], None], fqid: str, reason: str
 ) -> None:
-    # Stop-VM -AsJob (or -Force) would answer its own "turn it off instead?" with yes.
     fake = _fake(backend)
     breakage(seed_docker_vm(fake, state="Running"))
     with pytest.raises(HostError) as info:
         backend.host.vm.stop()
-    assert info.value.fully_qualified_error_id == "DdpermShutdownUnavailable"
-    assert "force" in info.value.message
+    assert info.value.fully_qualified_error_id == fqid
+    assert reason in info.value.message and "force" in info.value.message
     assert fake.vms[0].state == "Running"
     assert fake.jobs == []
     change = backend.host.vm.stop(force=True)
@@ -379,22 +390,6 @@ def test_stop_finds_the_shutdown_service_by_id_whatever_the_language(backend: Ba
     seed_docker_vm(fake, state="Running")
     change = backend.host.vm.stop()
     assert (change.changed, change.forced, change.vm.state) == (True, False, VMState.OFF)
-
-
-def test_a_failed_guest_shutdown_is_reported_not_turned_off(backend: Backend) -> None:
-    # Hyper-V's job ends Completed even when Stop-VM failed; the failure is in its .Error.
-    fake = _fake(backend)
-    seed_docker_vm(
-        fake, state="Running"
-    ).shutdown_error = "'DockerDesktopVM' failed to shut down. (0x80004005)"
-    with pytest.raises(HostError) as info:
-        backend.host.vm.stop()
-    assert info.value.fully_qualified_error_id == "DdpermShutdownFailed"
-    assert "failed to shut down. (0x80004005)" in info.value.message
-    assert fake.vms[0].state == "Running"
-    assert fake.jobs == []
-    change = backend.host.vm.stop(force=True)
-    assert (change.changed, change.forced, change.vm.state) == (True, True, VMState.OFF)
 
 
 def test_stop_of_an_off_vm_changes_nothing(backend: Backend) -> None:
