@@ -47,7 +47,12 @@ if ($state -eq 'Off') {
             $finished = Microsoft.PowerShell.Core\Wait-Job -Job $job -Timeout $TimeoutSeconds
             $errors = @($job.Error)
         } finally {
-            if ($null -ne $job) { Microsoft.PowerShell.Core\Remove-Job -Job $job -Force }
+            # Removed once finished. One still running is left to finish: Remove-Job would
+            # dispose it under Hyper-V's worker thread, whose closing SetJobState then throws
+            # ObjectDisposedException on a thread-pool thread, which ends the host process.
+            if ($null -ne $job -and @('Completed', 'Stopped', 'Failed') -contains [string]$job.JobStateInfo.State) {
+                Microsoft.PowerShell.Core\Remove-Job -Job $job -Force
+            }
         }
         $now = [string](Get-DdpermVM -Name $VMName).State
         # Judged by the VM's state: the job's own state says nothing.

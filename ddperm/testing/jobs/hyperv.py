@@ -773,7 +773,8 @@ def _guest_shutdown(host: FakeHost, vm: FakeVM, timeout: int) -> ErrorRecord | N
     if not shutdown_available(vm):
         return _shutdown_unavailable(host, vm)
     job = stop_vm_job(host, vm, force=False)  # Stop-VM -VM $vm -AsJob; Wait-Job -Timeout
-    host.jobs.remove(job)  # Remove-Job -Force, in a finally
+    if job.state != "Running":
+        host.jobs.remove(job)  # Remove-Job in a finally, once the job has finished
     if vm.state == "Off":
         return None
     if job.state == "Running":
