@@ -88,12 +88,14 @@ def pin_vm_name(name: object) -> str:
     return VM_NAME
 
 
-def check_path(path: object, *, what: str = "path") -> str:
+def check_path(path: object, *, what: str = "path", read_only: bool = False) -> str:
     """Validate a path bound for a privileged operation and return it in canonical form.
 
     Accepted: an absolute path on a local drive letter (``C:\\...``), forward or back
     slashes, at most one trailing separator. The canonical form has an upper-case
     drive, back slashes and no trailing separator. Everything else raises PolicyError.
+    ``read_only``: the job only reads the path (a boot ISO), so it may lie in a system
+    location; every other rule still applies.
     """
     if not isinstance(path, str):
         raise PolicyError(f"{what} must be a string, not {type(path).__name__}")
@@ -118,7 +120,7 @@ def check_path(path: object, *, what: str = "path") -> str:
         if problem:
             raise PolicyError(f"{what} {problem}: {shown}")
     folder = _system_folder(segments)
-    if folder:
+    if folder and not read_only:
         raise PolicyError(f"{what} is a protected system location ({folder}): {shown}")
     return candidate[0].upper() + ":\\" + "\\".join(segments)
 

@@ -3,7 +3,8 @@
 # DockerDesktop.vhdx) or to a full .vhdx path, and points the VM at it. Same volume: a
 # rename, then the destination's inherited ACL replaces the source's. Another volume: copy,
 # verify (length and SHA-256), repoint, then delete the original. Any failure undoes every
-# step; the original is removed only after the copy is complete and verified.
+# step; the original is removed only after the copy is complete and verified. A VM with
+# checkpoints is refused: its disk is then a differencing .avhdx over the real data.
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
@@ -23,6 +24,7 @@ $vm = Get-DdpermVM -Name $VMName
 Assert-DdpermVMOff -VM $vm -Action 'move the disk'
 $drive = Get-DdpermVMDisk -VM $vm
 $source = Assert-DdpermSafePath -Path ([string]$drive.Path) -What 'VM disk'
+Assert-DdpermNoCheckpoints -VM $vm -Action 'move the disk'
 $target = $Destination.TrimEnd('\')
 if ($target -notmatch '\.vhdx$') { $target = $target + '\DockerDesktop.vhdx' }
 $target = Assert-DdpermSafePath -Path $target -What 'destination'

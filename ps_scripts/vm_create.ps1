@@ -1,6 +1,7 @@
 # ddperm-kind: destructive
-# Creates DockerDesktopVM with a new dynamic DockerDesktop.vhdx in the data folder; on any
-# failure everything this script made is removed again (no half-made VM, no orphan disk).
+# Creates DockerDesktopVM with a new dynamic DockerDesktop.vhdx in the data folder and, with
+# -BootIso, a DVD drive holding that ISO as its first boot device; on any failure everything
+# this script made is removed again (no half-made VM, no orphan disk).
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
@@ -16,7 +17,8 @@ param(
     [ValidateRange(1073741824, 70368744177664)]
     [int64]$DiskSizeBytes,
     [Parameter(Mandatory = $true)]
-    [string]$DataFolder
+    [string]$DataFolder,
+    [string]$BootIso = ''
 )
 Set-StrictMode -Version 3
 $ErrorActionPreference = 'Stop'
@@ -33,6 +35,8 @@ $vhdx = Assert-DdpermSafePath -Path ($folder.TrimEnd('\') + '\DockerDesktop.vhdx
 if (Microsoft.PowerShell.Management\Test-Path -LiteralPath $vhdx) {
     throw (New-DdpermErrorRecord 'DdpermDiskExists' "'$vhdx' already exists; move or delete it before creating the VM." $vhdx 'ResourceExists')
 }
+$iso = $null
+if ($BootIso -ne '') { $iso = Assert-DdpermBootIso -Path $BootIso }
 
 $createdFolders = @()
 $diskCreated = $false
@@ -48,6 +52,11 @@ try {
     # not boot Docker Desktop's Linux kernel (Docker's own MobyLinux.ps1 turned it off too).
     Hyper-V\Set-VMFirmware -VM $vm -EnableSecureBoot Off
     Hyper-V\Add-VMHardDiskDrive -VM $vm -Path $vhdx
+    if ($null -ne $iso) {
+        # Generation 2: the drive goes on the SCSI controller, after the disk.
+        $dvd = Hyper-V\Add-VMDvdDrive -VM $vm -Path $iso -Passthru
+        Hyper-V\Set-VMFirmware -VM $vm -FirstBootDevice $dvd
+    }
 } catch {
     $failure = $_
     if ($null -ne $vm) { try { Hyper-V\Remove-VM -VM $vm -Force } catch { } }

@@ -2,6 +2,7 @@
 # Removes DockerDesktopVM (it must be Off) and deletes its DockerDesktop.vhdx. Every disk
 # path is re-checked first: a junction or symbolic link anywhere on it refuses the whole
 # job before anything is removed (CVE-2022-31647). Disks with another name are only detached.
+# A VM with checkpoints (its disk a differencing .avhdx) is refused: the chain would be orphaned.
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
@@ -24,6 +25,7 @@ if ($null -ne $vm) {
     foreach ($drive in @(Hyper-V\Get-VMHardDiskDrive -VM $vm)) {
         $disks += Assert-DdpermSafePath -Path ([string]$drive.Path) -What 'VM disk'
     }
+    Assert-DdpermNoCheckpoints -VM $vm -Action 'destroy the virtual machine'
     Hyper-V\Remove-VM -VM $vm -Force
     foreach ($disk in $disks) {
         $ours = [System.IO.Path]::GetFileName($disk) -eq 'DockerDesktop.vhdx'

@@ -162,6 +162,16 @@ def test_the_refusal_names_what_was_refused() -> None:
         check_path(r"C:\Windows", what="data folder")
 
 
+def test_a_read_only_path_may_be_in_a_system_location_and_nothing_else_changes() -> None:
+    iso = r"C:\Program Files\Docker\Docker\resources\docker-desktop.iso"
+    with pytest.raises(PolicyError, match="protected system location"):
+        check_path(iso)
+    assert check_path(iso.lower(), read_only=True) == "C:" + iso.lower()[2:]
+    for evil in (r"C:\Program Files\..\Windows\x.iso", "\\\\srv\\share\\x.iso", r"C:\x\a*.iso"):
+        with pytest.raises(PolicyError):
+            check_path(evil, read_only=True)
+
+
 # -- properties ---------------------------------------------------------------------
 
 _SAFE_CHARS = st.sampled_from(list("abcxyzABCXYZ0189-_()#@!'+=,;{}&%éüñøßæ日本語데이터"))

@@ -126,6 +126,8 @@ BASES = {
 }
 PARAM_BLOCK = f"[CmdletBinding()]\nparam(\n    {PIN}\n)\n"
 
+STOP_JOB = "$job = Hyper-V\\Stop-VM -VM $vm -AsJob"
+REMOVE_JOB = "Microsoft.PowerShell.Core\\Remove-Job -Job $job -Force"
 # (rule, base, old text, new text): one bad script each, breaking exactly one rule.
 BAD: list[tuple[str, str, str, str]] = [
     ("syntax", "job", "#BODY", "$x = @(1,)"),
@@ -246,6 +248,23 @@ BAD: list[tuple[str, str, str, str]] = [
     ),
     ("literal-path", "job", "#BODY", "Microsoft.PowerShell.Management\\Remove-Item $vm.Path"),
     ("literal-path", "job", "#BODY", "$e = Test-Path 'C:\\x'"),
+    ("hyperv-job", "job", "#BODY", "$r = $job.ChildJobs[0].JobStateInfo.Reason"),
+    ("hyperv-job", "job", "#BODY", "$r = $job.childjobs[$i]"),
+    ("hyperv-job", "job", "#BODY", STOP_JOB),
+    ("hyperv-job", "job", "#BODY", "Hyper-V\\Stop-VM -VM $vm -As"),
+    ("hyperv-job", "job", "#BODY", f"try {{ {STOP_JOB} }} finally {{ {REMOVE_JOB} }}"),  # no .Error
+    (
+        "hyperv-job",
+        "job",
+        "#BODY",
+        f"try {{ {STOP_JOB}; $e = @($x.Error) }} finally {{ {REMOVE_JOB} }}",
+    ),
+    (
+        "hyperv-job",
+        "job",
+        "#BODY",
+        f"{STOP_JOB}\n$e = @($job.Error)\n{REMOVE_JOB}",
+    ),  # not in a finally
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "$DdpermLimit = Get-Date"),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "Set-StrictMode -Off"),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "[CmdletBinding()]\nparam()"),
@@ -359,7 +378,8 @@ GOOD_SNIPPETS = [
     "switch ([string]$vm.State) {\n    'Running' { $r = 1 }\n    default { $r = 0 }\n}",
     "$t = @'\nhere ?? string\n'@",
     "Hyper-V\\Start-VM -VM $vm",
-    "$j = Hyper-V\\Stop-VM -VM $vm -Force -AsJob",
+    "try { $j = Hyper-V\\Stop-VM -VM $vm -AsJob; $e = @($j.Error) }"
+    " finally { Microsoft.PowerShell.Core\\Remove-Job -Job $j -Force }",
     "$d = Hyper-V\\Get-VMHardDiskDrive -VMName $VMName",
     "$e = Microsoft.PowerShell.Management\\Test-Path -LiteralPath 'C:\\x'",
     "$x = [System.IO.Path]::Combine('C:\\', 'x')",

@@ -10,7 +10,7 @@ from ddperm.components.vm import DEFAULT_DATA_FOLDER
 from ddperm.errors import HostError, PolicyError
 from ddperm.testing import FakeHost
 from ddperm.testing.fs import USERS
-from ddperm.testing.jobs.hyperv import seed_docker_vm
+from ddperm.testing.jobs.hyperv import seed_checkpoint, seed_docker_vm
 from tests.backends import Backend
 
 DISK = DEFAULT_DATA_FOLDER + r"\DockerDesktop.vhdx"
@@ -229,3 +229,18 @@ def test_bad_destinations_are_refused_before_anything_runs(
     with pytest.raises(PolicyError):
         twin.host.vhd.move(destination)  # type: ignore[arg-type]
     assert fake.calls == []
+
+
+@pytest.mark.parametrize("destination", [r"C:\dd\moved", r"C:\dd\moved\DockerDesktop.vhdx"])
+def test_move_of_a_disk_with_a_checkpoint_is_refused(backend: Backend, destination: str) -> None:
+    # The VM's current disk is the checkpoint's .avhdx: moving it alone leaves the data
+    # (DockerDesktop.vhdx, its parent) behind.
+    fake = _fake(backend)
+    vm = seed_docker_vm(fake)
+    seed_checkpoint(fake, vm)
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vhd.move(destination)
+    assert info.value.fully_qualified_error_id == "DdpermVMHasCheckpoints"
+    assert _snapshot(fake) == before
+    assert not fake.fs.exists(r"C:\dd")

@@ -12,9 +12,9 @@ from ddperm.components.vm import DEFAULT_DATA_FOLDER, VMSpec, VMState
 from ddperm.errors import HostError, PolicyError
 from ddperm.testing import FakeHost, FakeVM
 from ddperm.testing.fakehost import DEFAULT_DATA_FOLDER as TWIN_DATA_FOLDER
-from ddperm.testing.fakehost import HYPERV_ADMINISTRATORS
-from ddperm.testing.fs import ADMINISTRATORS
-from ddperm.testing.jobs.hyperv import seed_docker_vm
+from ddperm.testing.fakehost import HYPERV_ADMINISTRATORS, SHUTDOWN_COMPONENT
+from ddperm.testing.fs import ADMINISTRATORS, USERS
+from ddperm.testing.jobs.hyperv import seed_checkpoint, seed_docker_vm, stop_vm_job
 from tests.backends import Backend
 
 DISK = DEFAULT_DATA_FOLDER + r"\DockerDesktop.vhdx"
@@ -81,6 +81,83 @@ def test_create_turns_secure_boot_off_for_the_linux_kernel(backend: Backend) -> 
     (vm,) = fake.vms
     assert vm.generation == 2
     assert vm.secure_boot is False
+
+
+DOCKER_ISO = r"C:\Program Files\Docker\Docker\resources\docker-desktop.iso"
+
+
+def _seed_iso(fake: FakeHost, path: str = DOCKER_ISO) -> str:
+    fake.fs.create_sized_file(path, 500 * 2**20)
+    return path
+
+
+def test_create_boots_from_the_iso_first(backend: Backend) -> None:
+    # Docker Desktop's VM boots its Linux from resources\docker-desktop.iso under Program
+    # Files; an ISO is only read, so a system location is fine for it.
+    fake = _fake(backend)
+    iso = _seed_iso(fake)
+    backend.host.vm.create(VMSpec(boot_iso=iso))
+    (vm,) = fake.vms
+    assert vm.dvd_paths == [iso]
+    assert vm.boot_order == ["DvdDrive:" + iso, "HardDiskDrive:" + DISK]
+    assert vm.secure_boot is False
+
+
+def test_create_without_an_iso_boots_from_the_disk(backend: Backend) -> None:
+    fake = _fake(backend)
+    backend.host.vm.create()
+    (vm,) = fake.vms
+    assert (vm.dvd_paths, vm.boot_order) == ([], ["HardDiskDrive:" + DISK])
+
+
+def _user_writable_iso(fake: FakeHost) -> str:
+    fake.fs.mkdir(r"C:\Users\dev\Downloads")
+    fake.fs.set_acl(r"C:\Users\dev\Downloads", {USERS: "Modify", ADMINISTRATORS: "FullControl"})
+    return _seed_iso(fake, r"C:\Users\dev\Downloads\docker-desktop.iso")
+
+
+def _iso_itself_writable(fake: FakeHost) -> str:
+    iso = _seed_iso(fake)
+    fake.fs.set_acl(iso, {USERS: "Write", ADMINISTRATORS: "FullControl"})
+    return iso
+
+
+def _iso_through_a_junction(fake: FakeHost) -> str:
+    _seed_iso(fake)
+    fake.fs.mkdir(r"C:\dd")
+    fake.fs.junction(r"C:\dd\res", r"C:\Program Files\Docker\Docker\resources")
+    return r"C:\dd\res\docker-desktop.iso"
+
+
+@pytest.mark.parametrize(
+    ("make_iso", "fqid"),
+    [
+        (_user_writable_iso, "DdpermUnsafeAcl"),
+        (_iso_itself_writable, "DdpermUnsafeAcl"),
+        (_iso_through_a_junction, "DdpermReparsePoint"),
+        (lambda fake: DOCKER_ISO, "DdpermBootIsoNotFound"),
+    ],
+)
+def test_create_refuses_an_iso_a_user_could_change_or_that_is_missing(
+    backend: Backend, make_iso: Callable[[FakeHost], str], fqid: str
+) -> None:
+    fake = _fake(backend)
+    iso = make_iso(fake)
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create(VMSpec(boot_iso=iso))
+    assert info.value.fully_qualified_error_id == fqid
+    assert _snapshot(fake) == before
+
+
+@pytest.mark.parametrize(
+    "iso",
+    [r"C:\images\docker.img", r"C:\images\docker.iso\x", r"C:\images\..\x.iso", "x.iso"],
+)
+def test_a_boot_iso_the_guard_refuses_never_reaches_the_host(twin: Backend, iso: str) -> None:
+    with pytest.raises((ValidationError, PolicyError)):
+        twin.host.vm.create(VMSpec(boot_iso=iso))
+    assert _fake(twin).calls == []
 
 
 def test_create_in_a_new_folder_on_another_drive(backend: Backend) -> None:
@@ -241,6 +318,78 @@ def test_stop_shuts_a_running_vm_down(backend: Backend) -> None:
     change = backend.host.vm.stop()
     assert (change.changed, change.forced, change.vm.state) == (True, False, VMState.OFF)
     assert not backend.host.vhd.size().attached
+    assert fake.jobs == []  # Hyper-V's job is removed, not left in the session
+
+
+def _no_shutdown_service(vm: FakeVM) -> None:
+    vm.integration_services = [
+        s for s in vm.integration_services if s.component != SHUTDOWN_COMPONENT
+    ]
+
+
+def _shutdown_service_disabled(vm: FakeVM) -> None:
+    service = vm.integration_service(SHUTDOWN_COMPONENT)
+    assert service is not None
+    service.enabled = False
+
+
+def _guest_not_answering(vm: FakeVM) -> None:
+    service = vm.integration_service(SHUTDOWN_COMPONENT)
+    assert service is not None
+    service.status = "NoContact"
+
+
+def _shutdown_fails(vm: FakeVM) -> None:
+    vm.shutdown_error = "'DockerDesktopVM' failed to shut down. (0x80004005)"
+
+
+# Without a usable Shutdown service, Stop-VM -AsJob (or -Force) answers its own "turn it off
+# instead?" with yes; Hyper-V's job ends Completed even when the shutdown failed.
+STOP_FAILURES = [
+    (_no_shutdown_service, "DdpermShutdownUnavailable", "service is missing"),
+    (_shutdown_service_disabled, "DdpermShutdownUnavailable", "enabled: False"),
+    (_guest_not_answering, "DdpermShutdownUnavailable", "status: NoContact"),
+    (_shutdown_fails, "DdpermShutdownFailed", "failed to shut down. (0x80004005)"),
+]
+
+
+@pytest.mark.parametrize(("breakage", "fqid", "reason"), STOP_FAILURES)
+def test_a_vm_the_guest_does_not_shut_down_is_turned_off_only_with_force(
+    backend: Backend, breakage: Callable[[FakeVM], None], fqid: str, reason: str
+) -> None:
+    fake = _fake(backend)
+    breakage(seed_docker_vm(fake, state="Running"))
+    with pytest.raises(HostError) as info:
+        backend.host.vm.stop()
+    assert info.value.fully_qualified_error_id == fqid
+    assert reason in info.value.message and "force" in info.value.message
+    assert fake.vms[0].state == "Running"
+    assert fake.jobs == []
+    change = backend.host.vm.stop(force=True)
+    assert (change.changed, change.forced, change.vm.state) == (True, True, VMState.OFF)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_the_twins_hyperv_job_is_like_windows(force: bool) -> None:
+    # Hyper-V's VmJob: no child jobs, Completed even when the shutdown failed, the failure
+    # only in its Error collection; -Force turns the VM off after a failed shutdown.
+    fake = FakeHost()
+    vm = seed_docker_vm(fake, state="Running")
+    vm.shutdown_error = "'DockerDesktopVM' failed to shut down. (0x80004005)"
+    job = stop_vm_job(fake, vm, force=force)
+    assert (job.child_jobs, job.state, fake.jobs) == ([], "Completed", [job])
+    assert [e.fqid for e in job.errors] == [
+        "OperationFailed,Microsoft.HyperV.PowerShell.Commands.StopVM"
+    ]
+    assert vm.state == ("Off" if force else "Running")
+
+
+def test_stop_finds_the_shutdown_service_by_id_whatever_the_language(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.os.ui_culture = "de-DE"  # the service is called "Herunterfahren" there
+    seed_docker_vm(fake, state="Running")
+    change = backend.host.vm.stop()
+    assert (change.changed, change.forced, change.vm.state) == (True, False, VMState.OFF)
 
 
 def test_stop_of_an_off_vm_changes_nothing(backend: Backend) -> None:
@@ -258,6 +407,9 @@ def test_stop_of_a_hanging_vm_needs_force(backend: Backend) -> None:
     assert "within 5 seconds" in info.value.message
     assert "force" in info.value.message
     assert fake.vms[0].state == "Running"
+    # The unfinished Hyper-V job is left to finish: removing it would dispose it under
+    # Hyper-V's worker thread (Job.SetJobState then throws ObjectDisposedException there).
+    assert [job.state for job in fake.jobs] == ["Running"]
     # Force cannot help while the guest is still in the shutdown it accepted: Hyper-V
     # refuses every other state change then (eryph-org/eryph e2e test: Stop-VM -TurnOff
     # throws while Stop-VM -Force -AsJob is pending).
@@ -266,6 +418,7 @@ def test_stop_of_a_hanging_vm_needs_force(backend: Backend) -> None:
     assert info.value.fully_qualified_error_id == "DdpermTurnOffRefused"
     assert "still shutting down" in info.value.message
     assert fake.vms[0].state == "Running"
+    assert {job.state for job in fake.jobs} == {"Running"}
 
 
 @pytest.mark.parametrize("state", ["Saved", "Paused"])
@@ -335,6 +488,35 @@ def test_destroy_keeps_a_disk_that_is_not_dockers(backend: Backend) -> None:
     assert (done.deleted_files, done.kept_files) == ([], [r"C:\VMs\mine.vhdx"])
     assert fake.fs.exists(r"C:\VMs\mine.vhdx")
     assert fake.vms == []
+
+
+def test_destroy_of_a_vm_with_a_checkpoint_is_refused(backend: Backend) -> None:
+    # Its current disk is a differencing .avhdx over DockerDesktop.vhdx: destroying would
+    # delete neither and orphan the chain.
+    fake = _fake(backend)
+    vm = seed_docker_vm(fake)
+    avhdx = seed_checkpoint(fake, vm)
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.destroy()
+    assert info.value.fully_qualified_error_id == "DdpermVMHasCheckpoints"
+    assert "Before update" in info.value.message
+    assert _snapshot(fake) == before
+    assert fake.fs.exists(avhdx) and fake.fs.exists(DISK)
+
+
+def test_destroy_of_a_vm_on_a_lingering_differencing_disk_is_refused(backend: Backend) -> None:
+    # A checkpoint whose merge failed leaves the .avhdx as the disk with no checkpoint object.
+    fake = _fake(backend)
+    vm = seed_docker_vm(fake)
+    avhdx = seed_checkpoint(fake, vm)
+    vm.checkpoints.clear()
+    before = _snapshot(fake)
+    with pytest.raises(HostError) as info:
+        backend.host.vm.destroy()
+    assert info.value.fully_qualified_error_id == "DdpermVMHasCheckpoints"
+    assert avhdx in info.value.message and DISK in info.value.message
+    assert _snapshot(fake) == before
 
 
 def test_destroy_of_a_running_vm_is_refused(backend: Backend) -> None:

@@ -669,3 +669,17 @@ def test_move_refuses_a_destination_a_user_could_change(backend: Backend) -> Non
         backend.host.vhd.move(r"C:\DockerData\disks")
     assert _host_refusal(info) == "DdpermUnsafeAcl"
     assert snapshot(fake) == before
+
+
+@pytest.mark.parametrize(
+    "iso",
+    [r"\\attacker\share\x.iso", r"C:\images\x.img", r"C:\images\x.iso:stream", r"C:\a\..\x.iso"],
+)
+def test_vm_create_rechecks_the_boot_iso_when_python_is_bypassed(iso: str) -> None:
+    fake = FakeHost()
+    fake.fs.create_sized_file(r"C:\images\x.img", 10)
+    create = {**_params("vm_create", VM_NAME), "BootIso": iso}
+    with pytest.raises(ErrorRecord) as info:
+        fake.execute("vm_create", create)
+    assert info.value.fqid == "DdpermUnsafePath"
+    assert fake.vms == []

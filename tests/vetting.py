@@ -51,11 +51,14 @@ TWIN_PARAMS = "twin-params"  # param() names and mandatory flags equal the twin 
 ASSEMBLY = "assembly"  # ScriptRegistry can assemble it (script name, includes, kind line)
 SNAKE_CASE = "snake-case"  # [ordered]@{...} (output document) keys equal pydantic field names
 ERROR_RECORD = "error-record"  # throw an ErrorRecord (stable id), never a bare message string
+# A Hyper-V -AsJob job (Hyper-V's own Job type) has no child jobs and always ends Completed:
+# it is assigned, judged by its .Error collection and removed with Remove-Job in a finally;
+# ChildJobs is never indexed (Set-StrictMode 3 throws on the empty list).
+HYPERV_JOB = "hyperv-job"
 RULES = (
     *(SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST, PREAMBLE),
     *(OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS, ASSEMBLY),
-    SNAKE_CASE,
-    ERROR_RECORD,
+    *(SNAKE_CASE, ERROR_RECORD, HYPERV_JOB),
 )
 
 
@@ -76,8 +79,8 @@ ALLOWLIST = (
     ),
     Family(
         "Microsoft.PowerShell.Core",
-        "Wait-Job Stop-Job Remove-Job",
-        "deadline on a Hyper-V -AsJob job (Stop-VM can hang); Start-Job is not allowed",
+        "Wait-Job Remove-Job",
+        "deadline on a Hyper-V -AsJob job (Stop-VM can hang), then remove it; no Start-Job",
     ),
     Family(
         "Microsoft.PowerShell.Utility",
@@ -131,13 +134,18 @@ ALLOWLIST = (
     ),
     Family(
         "Hyper-V",
+        "Get-VMIntegrationService Get-VMSnapshot",
+        "read its shutdown integration service and its checkpoints, given the VM object",
+    ),
+    Family(
+        "Hyper-V",
         "Start-VM Stop-VM Resume-VM Remove-VMSavedState",
         "start and stop DockerDesktopVM (vm_start, vm_stop), given the VM object",
     ),
     Family(
         "Hyper-V",
-        "New-VM New-VHD Set-VM Set-VMFirmware Add-VMHardDiskDrive Remove-VM",
-        "create and destroy DockerDesktopVM (vm_create, vm_destroy), named by $VMName",
+        "New-VM New-VHD Set-VM Set-VMFirmware Add-VMHardDiskDrive Add-VMDvdDrive Remove-VM",
+        "create (booting its ISO) and destroy DockerDesktopVM (vm_create, vm_destroy)",
     ),
     Family(
         "Hyper-V",
@@ -409,6 +417,8 @@ class _Vetter:
             self.out.append(_violation(FORBIDDEN, node.parent or node))
         elif kind in ("invocation_expression", "member_access"):
             self._static_call(node)
+        elif kind == "element_access" and _member_of(node.named_children[0]) == "childjobs":
+            self.out.append(_violation(HYPERV_JOB, node, f"{_text(node)} (a Hyper-V job has none)"))
         elif kind in ("left_assignment_expression", "foreach_statement") and re.match(
             r"\$\{?vmname\b", _text(node).lower().removeprefix("foreach").lstrip(" (")
         ):
@@ -480,6 +490,8 @@ class _Vetter:
                 self.out.append(_violation(NOT_ALLOWLISTED, node))
         if module == "hyper-v" or (not module and bare in self.hyperv_functions):
             self._vm_name_arguments(node, bare, arguments)
+        if module == "hyper-v" and any("asjob".startswith(a) for a in arguments if a):
+            self._hyperv_job(node)
         if bare == "new-object":  # New-Object Net.WebClient / -TypeName 'System.Net.WebClient'
             elements = node.child_by_field_name("command_elements")
             for argument in [] if elements is None else elements.named_children:
@@ -513,6 +525,28 @@ class _Vetter:
             self.out.append(_violation(VM_PIN, node, f"{_text(node)} (VM name not passed by name)"))
         if bare == "get-vm" and "name" not in arguments:
             self.out.append(_violation(VM_PIN, node, "Hyper-V\\Get-VM without -Name (every VM)"))
+
+    def _hyperv_job(self, command: Node) -> None:
+        """The job a Hyper-V ``-AsJob`` command returns is assigned to a variable, judged by
+        ``$var.Error`` and removed by ``Remove-Job -Job $var`` inside a finally."""
+        variable = _assigned_variable(command)
+        judged = removed = False
+        for node in _walk(self.root) if variable else ():
+            first = node.named_children[0] if node.named_children else None
+            if node.type == "member_access" and first is not None:
+                judged |= _text(first).lower() == variable and _member_of(node) == "error"
+            elif node.type == "command" and (_command_name(node) or "").lower().endswith(
+                "remove-job"
+            ):
+                job = _named_arguments(node).get("job")
+                removed |= (
+                    job is not None
+                    and _text(job).lower() == variable
+                    and _inside(node, "finally_clause")
+                )
+        if not (judged and removed):
+            shown = f"{_text(command)} (assign it; judge $job.Error; Remove-Job it in a finally)"
+            self.out.append(_violation(HYPERV_JOB, command, shown))
 
     def _library_shape(self) -> None:
         """Top level: function definitions and data assignments only; nothing runs on include."""
@@ -581,6 +615,30 @@ class _Vetter:
             where = block or self.root
             shown = f"uses {touches[0]} but declares no pinned $VMName parameter"
             self.out.append(_violation(VM_PIN, where, shown))
+
+
+def _member_of(node: Node) -> str:
+    """The lower-cased member name of ``$x.Name`` (a member_access), else ""."""
+    member = next((c for c in node.children if c.type == "member_name"), None)
+    return _text(member).lower() if node.type == "member_access" and member else ""
+
+
+def _inside(node: Node, kind: str) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type != kind:
+        parent = parent.parent
+    return parent is not None
+
+
+def _assigned_variable(command: Node) -> str:
+    """``$job`` (lower-cased) when the command's output is assigned to it, else ""."""
+    parent = command.parent
+    while parent is not None and parent.type not in ("assignment_expression", "statement_list"):
+        parent = parent.parent
+    if parent is None or parent.type != "assignment_expression":
+        return ""
+    left = _text(parent.named_children[0]).strip().lower()
+    return left if re.fullmatch(r"\$\w+", left) else ""
 
 
 def _is_scriptblock_parameter(target: Node) -> bool:

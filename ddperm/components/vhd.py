@@ -4,7 +4,8 @@
 full ``.vhdx`` path. The VM must be Off. Within one volume the file is renamed; across
 volumes it is copied, verified, the VM repointed, and only then the original deleted. Any
 failure undoes every step. The destination is checked by ``guard.check_path`` here and
-re-checked on the host for junctions and symbolic links.
+re-checked on the host for junctions and symbolic links. A VM with checkpoints is refused
+(``DdpermVMHasCheckpoints``): its current disk is then a differencing .avhdx over the data.
 """
 
 from __future__ import annotations

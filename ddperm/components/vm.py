@@ -1,9 +1,10 @@
 """``host.vm``: the one Hyper-V VM ddperm manages, DockerDesktopVM.
 
-``create(spec)`` makes it with a new DockerDesktop.vhdx in the spec's data folder and
-leaves nothing behind when it fails; ``start()`` and ``stop()`` are ensure-style and say
-whether anything changed; ``destroy()`` removes it and its disk (refusing if any link is
-on the disk's path); ``info()`` is None when it does not exist. Every call is pinned to
+``create(spec)`` makes it with a new DockerDesktop.vhdx in the spec's data folder (and a
+boot ISO when given) and leaves nothing behind when it fails; ``start()`` and ``stop()`` are
+ensure-style and say whether anything changed; ``destroy()`` removes it and its disk
+(refusing if any link is on the disk's path, or if it has checkpoints:
+``DdpermVMHasCheckpoints``); ``info()`` is None when it does not exist. Every call is pinned to
 ``DockerDesktopVM`` here and again by the scripts' ``[ValidateSet('DockerDesktopVM')]``.
 """
 
@@ -61,11 +62,14 @@ class VMState(str, enum.Enum):
 
 
 class VMSpec(HostModel):
-    """What a caller may choose: CPUs, memory, disk size and the data folder (nothing else).
+    """What a caller may choose: CPUs, memory, disk size, the data folder and the ISO the VM
+    boots from (nothing else).
 
     Memory is a multiple of 2 MiB (Hyper-V's rule) and the disk a multiple of 1 MiB.
-    The data folder goes through ``guard.check_path``; a ``vm_name`` other than
-    ``DockerDesktopVM`` raises ``PolicyError``.
+    The data folder goes through ``guard.check_path``; so does ``boot_iso`` (an ``.iso``
+    file, only read, so it may be under Program Files, where Docker Desktop keeps
+    ``resources\\docker-desktop.iso``; the host refuses one a non-administrator could
+    change). A ``vm_name`` other than ``DockerDesktopVM`` raises ``PolicyError``.
     """
 
     vm_name: str = guard.VM_NAME
@@ -77,6 +81,7 @@ class VMSpec(HostModel):
         default=64 * GIB, ge=GIB, le=64 * 1024 * GIB, multiple_of=MIB, strict=True
     )
     data_folder: str = DEFAULT_DATA_FOLDER
+    boot_iso: str | None = None
 
     @field_validator("vm_name", mode="plain")
     @classmethod
@@ -87,6 +92,16 @@ class VMSpec(HostModel):
     @classmethod
     def _check_folder(cls, value: object) -> str:
         return guard.check_path(value, what="data folder")
+
+    @field_validator("boot_iso", mode="plain")
+    @classmethod
+    def _check_iso(cls, value: object) -> str | None:
+        if value is None:
+            return None
+        path = guard.check_path(value, what="boot ISO", read_only=True)
+        if not path.lower().endswith(".iso"):
+            raise PolicyError(f"boot ISO must be an .iso file: {path!r}")
+        return path
 
 
 class VMInfo(HostModel):
@@ -134,18 +149,21 @@ class VMComponent(Component):
         return self._executor.call("vm_info", VMInfoResult, _pinned()).vm
 
     def create(self, spec: VMSpec | None = None) -> VMInfo:
-        """Create the VM (Off) and its disk; on failure nothing of it remains."""
+        """Create the VM (Off) and its disk, booting first from ``spec.boot_iso`` when set;
+        on failure nothing of it remains."""
         if spec is None:
             spec = VMSpec()
         if not isinstance(spec, VMSpec):
             raise PolicyError(f"create() takes a VMSpec, not {type(spec).__name__}")
         spec = VMSpec.model_validate(dict(spec))  # again: model_construct() skips validation
+        iso = {} if spec.boot_iso is None else {"BootIso": spec.boot_iso}
         params: Params = {
             **_pinned(),
             "ProcessorCount": spec.cpus,
             "MemoryStartupBytes": spec.memory_bytes,
             "DiskSizeBytes": spec.disk_size_bytes,
             "DataFolder": spec.data_folder,
+            **iso,
         }
         return self._executor.call("vm_create", VMInfo, params)
 
@@ -154,10 +172,13 @@ class VMComponent(Component):
         return self._executor.call("vm_start", VMChange, _pinned())
 
     def stop(self, force: bool = False, timeout: int = DEFAULT_STOP_TIMEOUT) -> VMChange:
-        """Ensure the VM is Off: a guest shutdown within ``timeout`` seconds; with ``force``,
-        turn it off when the shutdown does not finish (or the VM is Saved or Paused). Hyper-V
-        refuses the turn-off while the guest is still in a shutdown it accepted
-        (``DdpermTurnOffRefused``); stop again once that shutdown ended."""
+        """Ensure the VM is Off: a guest shutdown within ``timeout`` seconds, through the
+        guest's Shutdown integration service. Without ``force`` the VM is never turned off:
+        ``DdpermShutdownUnavailable`` (no usable shutdown service), ``DdpermShutdownFailed``
+        or ``DdpermShutdownTimeout``. With ``force`` it is turned off in those cases (and when
+        it is Saved or Paused), and ``forced`` says so. Hyper-V refuses the turn-off while the
+        guest is still in a shutdown it accepted (``DdpermTurnOffRefused``); stop again once
+        that shutdown ended."""
         if type(force) is not bool:
             raise PolicyError(f"force must be True or False, not {force!r}")
         if type(timeout) is not int or not 1 <= timeout <= MAX_STOP_TIMEOUT:

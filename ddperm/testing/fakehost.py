@@ -93,6 +93,53 @@ class FakeVHD:
     physical_sector_size: int = 4096
     block_size: int = 33_554_432
     attached: bool = False
+    parent_path: str = ""  # a differencing disk's parent (a checkpoint's .avhdx over the .vhdx)
+
+
+# Integration components by the GUID that ends Get-VMIntegrationService's Id
+# ("Microsoft:<VMId>\<GUID>"), with their names, which Windows localises.
+SHUTDOWN_COMPONENT = "9F8233AC-BE49-4C79-8EE3-E7E1985B2077"
+INTEGRATION_COMPONENTS = {
+    "6C09BB55-D683-4DA0-8931-C9BF705F6480": {
+        "en": "Guest Service Interface",
+        "de": "Gastdienstschnittstelle",
+    },
+    "84EAAE65-2F2E-45F5-9BB5-0E857DC8EB47": {"en": "Heartbeat", "de": "Takt"},
+    "2A34B1C2-FD73-4043-8A5B-DD2159BC743F": {
+        "en": "Key-Value Pair Exchange",
+        "de": "Austausch von Schl\u00fcsselwertepaaren",
+    },
+    SHUTDOWN_COMPONENT: {"en": "Shutdown", "de": "Herunterfahren"},
+    "2497F4DE-E9FA-4204-80E4-4B75C46419C0": {
+        "en": "Time Synchronization",
+        "de": "Zeitsynchronisierung",
+    },
+    "5CED1297-4598-4915-A5FC-AD21BB4D02A4": {"en": "VSS", "de": "VSS"},
+}
+# What Docker Desktop enables on its VM: Heartbeat, Shutdown, Time Synchronization.
+_DOCKER_ENABLED = (
+    "84EAAE65-2F2E-45F5-9BB5-0E857DC8EB47",
+    SHUTDOWN_COMPONENT,
+    "2497F4DE-E9FA-4204-80E4-4B75C46419C0",
+)
+
+
+@dataclass
+class FakeIntegrationService:
+    """One integration service of a VM. ``status`` is its PrimaryOperationalStatus (enum
+    name: Ok, NoContact, LostCommunication, ...) while the VM runs; None when the VM is not
+    running."""
+
+    component: str  # the GUID at the end of its Id
+    enabled: bool = True
+    status: str = "Ok"
+
+
+def _docker_integration_services() -> list[FakeIntegrationService]:
+    return [
+        FakeIntegrationService(guid, enabled=guid in _DOCKER_ENABLED)
+        for guid in INTEGRATION_COMPONENTS
+    ]
 
 
 @dataclass
@@ -106,7 +153,17 @@ class FakeVM:
     vhd_path: str = ""  # its one hard disk ("" when it has none)
     path: str = ""
     hangs_on_shutdown: bool = False  # the guest accepted a shutdown but does not finish it
+    shutdown_error: str = ""  # the guest's shutdown fails with this Hyper-V message
     secure_boot: bool = True  # Generation 2 default (Microsoft Windows template)
+    integration_services: list[FakeIntegrationService] = field(
+        default_factory=_docker_integration_services
+    )
+    checkpoints: list[str] = field(default_factory=list)  # checkpoint names, oldest first
+    dvd_paths: list[str] = field(default_factory=list)  # images in its DVD drives
+    boot_order: list[str] = field(default_factory=list)  # "HardDiskDrive:<path>", "DvdDrive:<path>"
+
+    def integration_service(self, component: str) -> FakeIntegrationService | None:
+        return next((s for s in self.integration_services if s.component == component), None)
 
 
 def _default_services() -> dict[str, FakeService]:
@@ -181,6 +238,8 @@ class FakeHost:
     restart_delay: int = 0  # DelaySeconds of the last restart scheduled (restart.ps1)
     restart_hooks: list[Callable[[int], None]] = field(default_factory=list, repr=False)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # The session's job repository: jobs a script started with -AsJob and left behind.
+    jobs: list[Any] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def execute(self, script: str, params: Mapping[str, Any]) -> object:

@@ -66,3 +66,58 @@ function ConvertTo-DdpermVMInfo {
         vhd_path             = $vhdPath
     }
 }
+
+function Get-DdpermShutdownService {
+    # The VM's Shutdown integration service, or $null. Matched by the component id that ends
+    # its Id ("Microsoft:<VMId>\<component>"): its Name is localised ("Herunterfahren").
+    param([Parameter(Mandatory = $true)] $VM)
+    $services = @(Hyper-V\Get-VMIntegrationService -VM $VM | Where-Object {
+            ([string]$_.Id).EndsWith('\9F8233AC-BE49-4C79-8EE3-E7E1985B2077', [System.StringComparison]::OrdinalIgnoreCase)
+        })
+    if ($services.Count -eq 0) { return $null }
+    return $services[0]
+}
+
+function Assert-DdpermNoCheckpoints {
+    # Throws DdpermVMHasCheckpoints when the VM has checkpoints or a hard disk that is a
+    # differencing disk (a checkpoint's .avhdx, also one left behind by a failed merge): the
+    # data is then a chain of files, and deleting or moving the current one alone would
+    # orphan or split it. Disk files that do not exist are left to the caller.
+    param([Parameter(Mandatory = $true)] $VM, [Parameter(Mandatory = $true)] [string]$Action)
+    $fix = 'delete its checkpoints in Hyper-V first (that merges them into the disk)'
+    $checkpoints = @(Hyper-V\Get-VMSnapshot -VM $VM)
+    if ($checkpoints.Count -gt 0) {
+        $names = ($checkpoints | ForEach-Object { "'$($_.Name)'" }) -join ', '
+        throw (New-DdpermErrorRecord 'DdpermVMHasCheckpoints' "Cannot $Action`: the virtual machine '$($VM.Name)' has checkpoints ($names); $fix." $VM.Name 'InvalidOperation')
+    }
+    foreach ($drive in @(Hyper-V\Get-VMHardDiskDrive -VM $VM)) {
+        $path = [string]$drive.Path
+        if (-not (Microsoft.PowerShell.Management\Test-Path -LiteralPath $path)) { continue }
+        $vhd = Hyper-V\Get-VHD -Path $path
+        if ([string]$vhd.VhdType -eq 'Differencing') {
+            throw (New-DdpermErrorRecord 'DdpermVMHasCheckpoints' "Cannot $Action`: the disk '$path' of the virtual machine '$($VM.Name)' is a differencing disk over '$($vhd.ParentPath)'; $fix." $path 'InvalidOperation')
+        }
+    }
+}
+
+function Assert-DdpermBootIso {
+    # The full path of the .iso file the VM is to boot from, or throws. It is only read, so it
+    # may lie in a system location (Docker Desktop's is under Program Files), but nobody but
+    # administrators may be able to change it: it must not be reachable through a link, every
+    # folder on its path passes Assert-DdpermAdminFolder, and the file grants nobody else a
+    # write right (DdpermUnsafeAcl). Whoever could change it would choose what the VM boots.
+    param([Parameter(Mandatory = $true)] [string]$Path)
+    $full = Assert-DdpermSafePath -Path $Path -What 'boot ISO' -ReadOnly
+    if (-not $full.EndsWith('.iso', [System.StringComparison]::OrdinalIgnoreCase)) {
+        throw (New-DdpermErrorRecord 'DdpermUnsafePath' "The boot ISO must be an .iso file: '$Path'." $Path)
+    }
+    if (-not (Microsoft.PowerShell.Management\Test-Path -LiteralPath $full -PathType Leaf)) {
+        throw (New-DdpermErrorRecord 'DdpermBootIsoNotFound' "The boot ISO '$full' does not exist." $full 'ObjectNotFound')
+    }
+    Assert-DdpermAdminFolder -Folder ([System.IO.Path]::GetDirectoryName($full)) -What 'boot ISO'
+    $problem = Get-DdpermFolderAclProblem -Folder $full -Rights $DdpermAnyWriteRights
+    if ($null -ne $problem) {
+        throw (New-DdpermErrorRecord 'DdpermUnsafeAcl' "Refusing the boot ISO '$full': a non-administrator could change it ($problem)." $full)
+    }
+    return $full
+}

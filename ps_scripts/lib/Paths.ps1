@@ -144,11 +144,13 @@ function Assert-DdpermSafePath {
     # the guard's string check; then it walks the path as it exists, never following a link:
     # every existing component is inspected for FILE_ATTRIBUTE_REPARSE_POINT, including the
     # last one and dangling links (GetAttributes does not follow reparse points). Only with no
-    # link on it is the path what it resolves to; that resolved path must not be a system one.
+    # link on it is the path what it resolves to; that resolved path must not be a system one,
+    # unless -ReadOnly: the job only reads it (a boot ISO).
     [CmdletBinding()]
     param(
         [Parameter(Mandatory = $true)] [AllowEmptyString()] [string]$Path,
-        [string]$What = 'path'
+        [string]$What = 'path',
+        [switch]$ReadOnly
     )
     $problem = $null
     if ($Path.Length -gt $DdpermMaxPath) { $problem = "longer than $DdpermMaxPath characters" }
@@ -170,7 +172,7 @@ function Assert-DdpermSafePath {
     Assert-DdpermNoLink -Path $Path -What $What
     $full = [System.IO.Path]::GetFullPath($Path).TrimEnd('\')
     $location = Get-DdpermSystemLocation $full
-    if ($null -ne $location) {
+    if ($null -ne $location -and -not $ReadOnly) {
         throw (New-DdpermErrorRecord 'DdpermSystemPath' "Refusing the $What '$Path': it is the system location '$location' or inside it." $full)
     }
     return $full

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
+from dataclasses import dataclass, field
 from typing import cast
 
 from ddperm.guard import VM_NAME
@@ -13,6 +15,8 @@ from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import (
     DEFAULT_DATA_FOLDER,
     HYPERV_ADMINISTRATORS,
+    INTEGRATION_COMPONENTS,
+    SHUTDOWN_COMPONENT,
     FakeHost,
     FakeVHD,
     FakeVM,
@@ -169,13 +173,15 @@ def assert_no_link(fs: FakeFileSystem, path: str, what: str = "path") -> None:
         )
 
 
-def assert_safe_path(fs: FakeFileSystem, path: str, what: str = "path") -> str:
+def assert_safe_path(
+    fs: FakeFileSystem, path: str, what: str = "path", *, read_only: bool = False
+) -> str:
     """Twin of ``Assert-DdpermSafePath`` (lib/Paths.ps1): the full path, or the error it throws.
 
     DdpermUnsafePath for a string the guard refuses, DdpermReparsePoint when any existing
     component (the last one and dangling links included) is a junction or symlink,
-    DdpermSystemPath when the path, as it resolves, is or lies in a system location.
-    Reusable by every twin that deletes or moves.
+    DdpermSystemPath when the path, as it resolves, is or lies in a system location (not
+    with ``read_only``). Reusable by every twin that deletes or moves.
     """
     problem, parts = _path_problem(path)
     if problem:
@@ -187,7 +193,7 @@ def assert_safe_path(fs: FakeFileSystem, path: str, what: str = "path") -> str:
     assert_no_link(fs, path, what)
     full = join(split(path)[0], parts)
     location = system_location(full)
-    if location:
+    if location and not read_only:
         raise _path_error(
             "DdpermSystemPath",
             f"Refusing the {what} '{path}': it is the system location '{location}' or inside it.",
@@ -278,6 +284,29 @@ def assert_single_link(fs: FakeFileSystem, path: str, what: str = "file") -> Non
         )
 
 
+def assert_boot_iso(fs: FakeFileSystem, path: str) -> str:
+    """Twin of ``Assert-DdpermBootIso`` (lib/HyperV.ps1)."""
+    full = assert_safe_path(fs, path, "boot ISO", read_only=True)
+    if not full.lower().endswith(".iso"):
+        raise _path_error("DdpermUnsafePath", f"The boot ISO must be an .iso file: '{path}'.", path)
+    if not fs.exists(full, follow=True) or fs.stat(full, follow=True).kind is not Kind.FILE:
+        raise _script_error(
+            "DdpermBootIsoNotFound",
+            f"The boot ISO '{full}' does not exist.",
+            full,
+            "ObjectNotFound",
+        )
+    assert_admin_folder(fs, parent_of(full), "boot ISO")
+    problem = folder_acl_problem(fs, full, ANY_WRITE_RIGHTS)
+    if problem:
+        raise _path_error(
+            "DdpermUnsafeAcl",
+            f"Refusing the boot ISO '{full}': a non-administrator could change it ({problem}).",
+            full,
+        )
+    return full
+
+
 # -- Hyper-V: who may ask, and the errors Hyper-V gives -----------------------------------
 
 VM_DISK_NAME = "DockerDesktop.vhdx"
@@ -305,6 +334,19 @@ def seed_docker_vm(
     vm = FakeVM(VM_NAME, state=state, vhd_path=path)
     host.vms.append(vm)
     return vm
+
+
+def seed_checkpoint(host: FakeHost, vm: FakeVM, name: str = "Before update") -> str:
+    """Give ``vm`` a checkpoint the way Hyper-V does: a differencing ``.avhdx`` beside its
+    disk becomes the current disk, with the old disk as its parent. Returns the .avhdx path."""
+    parent = vm.vhd_path
+    child = f"{parent.rsplit('.', 1)[0]}_{str(uuid.uuid4()).upper()}.avhdx"
+    host.fs.create_sized_file(child, _NEW_VHDX_FILE_SIZE)
+    size = host.vhds[parent.lower()].size
+    host.vhds[child.lower()] = FakeVHD(child, size, type="Differencing", parent_path=parent)
+    vm.vhd_path = child
+    vm.checkpoints.append(name)
+    return child
 
 
 def _virt_error(message: str, fqid: str, category: str, target: str = "") -> ErrorRecord:
@@ -406,6 +448,28 @@ def _assert_off(vm: FakeVM, action: str) -> None:
             "DdpermVMNotOff",
             f"Cannot {action} while the virtual machine '{vm.name}' is {vm.state}; stop it first.",
             vm.name,
+            "InvalidOperation",
+        )
+
+
+def _assert_no_checkpoints(host: FakeHost, vm: FakeVM, action: str) -> None:
+    """Twin of Assert-DdpermNoCheckpoints (lib/HyperV.ps1)."""
+    fix = "delete its checkpoints in Hyper-V first (that merges them into the disk)"
+    if vm.checkpoints:
+        names = ", ".join(f"'{name}'" for name in vm.checkpoints)
+        raise _script_error(
+            "DdpermVMHasCheckpoints",
+            f"Cannot {action}: the virtual machine '{vm.name}' has checkpoints ({names}); {fix}.",
+            vm.name,
+            "InvalidOperation",
+        )
+    vhd = host.vhd(vm.vhd_path) if vm.vhd_path and host.fs.exists(vm.vhd_path) else None
+    if vhd is not None and vhd.type == "Differencing":
+        raise _script_error(
+            "DdpermVMHasCheckpoints",
+            f"Cannot {action}: the disk '{vm.vhd_path}' of the virtual machine '{vm.name}' is "
+            f"a differencing disk over '{vhd.parent_path}'; {fix}.",
+            vm.vhd_path,
             "InvalidOperation",
         )
 
@@ -532,6 +596,7 @@ def vm_create(
     MemoryStartupBytes: int,
     DiskSizeBytes: int,
     DataFolder: str,
+    BootIso: str = "",
 ) -> dict[str, object]:
     _validate_range("vm_create", "ProcessorCount", ProcessorCount, 1, 64)
     _validate_range("vm_create", "MemoryStartupBytes", MemoryStartupBytes, 2**30, 2**38)
@@ -552,6 +617,7 @@ def vm_create(
             vhdx,
             "ResourceExists",
         )
+    iso = assert_boot_iso(host.fs, BootIso) if BootIso else ""
     created: list[str] = []
     vm: FakeVM | None = None
     try:
@@ -570,7 +636,11 @@ def vm_create(
             )
         vm.processor_count = ProcessorCount
         vm.secure_boot = False  # Set-VMFirmware -EnableSecureBoot Off
-        vm.vhd_path = vhdx  # Add-VMHardDiskDrive
+        vm.vhd_path = vhdx  # Add-VMHardDiskDrive, which also adds it to the boot order
+        vm.boot_order.append(f"HardDiskDrive:{vhdx}")
+        if iso:
+            vm.dvd_paths.append(iso)  # Add-VMDvdDrive -Path
+            vm.boot_order.insert(0, f"DvdDrive:{iso}")  # Set-VMFirmware -FirstBootDevice
     except ErrorRecord:
         if vm is not None:
             host.vms.remove(vm)
@@ -619,6 +689,112 @@ def vm_start(host: FakeHost, VMName: str) -> dict[str, object]:
     return {"changed": changed, "forced": False, "vm": vm_info_document(vm)}
 
 
+# -- Hyper-V's own job type: Stop-VM -AsJob ---------------------------------------------------
+
+
+@dataclass
+class FakeVMJob:
+    """The job ``Stop-VM -AsJob`` returns: Hyper-V's own Job type, not a PowerShell one.
+
+    It has no child jobs; when its work is done it always ends Completed, and whatever
+    failed is only in its ``Error`` collection. It stays in the session's job repository
+    (``FakeHost.jobs``) until Remove-Job.
+    """
+
+    state: str = "Running"  # Running until the shutdown task ends, then Completed
+    errors: list[ErrorRecord] = field(default_factory=list)
+    child_jobs: list[FakeVMJob] = field(default_factory=list)
+
+
+def shutdown_available(vm: FakeVM) -> bool:
+    """Stop-VM's own test: the Shutdown component is enabled and its status is Ok."""
+    service = vm.integration_service(SHUTDOWN_COMPONENT)
+    return (
+        vm.state == "Running"
+        and service is not None
+        and service.enabled
+        and (service.status == "Ok")
+    )
+
+
+def _turn_off(host: FakeHost, vm: FakeVM) -> None:
+    vm.state = "Off"
+    _set_attached(host, vm, False)
+
+
+def stop_vm_job(host: FakeHost, vm: FakeVM, *, force: bool) -> FakeVMJob:
+    """``Stop-VM -VM $vm [-Force] -AsJob`` on a Running VM.
+
+    With the Shutdown component available the guest is asked to shut down (with -Force a
+    forced shutdown, which falls back to turning the VM off when it fails). Without it,
+    Stop-VM asks "turn it off instead?", and a job answers yes, with or without -Force.
+    """
+    job = FakeVMJob()
+    host.jobs.append(job)
+    if not shutdown_available(vm):
+        _turn_off(host, vm)
+    elif vm.hangs_on_shutdown:
+        return job  # the guest accepted the shutdown and never finishes it
+    elif vm.shutdown_error:
+        job.errors.append(
+            _virt_error(
+                vm.shutdown_error,
+                "OperationFailed,Microsoft.HyperV.PowerShell.Commands.StopVM",
+                "NotSpecified",
+                vm.name,
+            )
+        )
+        if force:
+            _turn_off(host, vm)
+    else:
+        _turn_off(host, vm)
+    job.state = "Completed"
+    return job
+
+
+def _shutdown_unavailable(host: FakeHost, vm: FakeVM) -> ErrorRecord:
+    service = vm.integration_service(SHUTDOWN_COMPONENT)
+    status = "missing"
+    if service is not None:
+        names = INTEGRATION_COMPONENTS[SHUTDOWN_COMPONENT]
+        name = names.get(host.os.ui_culture.split("-")[0], names["en"])
+        status = f"'{name}' (enabled: {service.enabled}, status: {service.status})"
+    return _script_error(
+        "DdpermShutdownUnavailable",
+        f"The virtual machine '{vm.name}' cannot be shut down by its guest: the shutdown "
+        f"integration service is {status}; stop it with force to turn it off.",
+        vm.name,
+        "InvalidOperation",
+    )
+
+
+def _guest_shutdown(host: FakeHost, vm: FakeVM, timeout: int) -> ErrorRecord | None:
+    """The graceful half of vm_stop.ps1: None when the VM is Off, else why it is not."""
+    if not shutdown_available(vm):
+        return _shutdown_unavailable(host, vm)
+    job = stop_vm_job(host, vm, force=False)  # Stop-VM -VM $vm -AsJob; Wait-Job -Timeout
+    if job.state != "Running":
+        host.jobs.remove(job)  # Remove-Job in a finally, once the job has finished
+    if vm.state == "Off":
+        return None
+    if job.state == "Running":
+        return _script_error(
+            "DdpermShutdownTimeout",
+            f"The virtual machine '{vm.name}' did not shut down within {timeout} seconds; "
+            "stop it with force to turn it off.",
+            vm.name,
+            "OperationTimeout",
+        )
+    reason = job.errors[0].message if job.errors else f"it is {vm.state}"
+    return _script_error(
+        "DdpermShutdownFailed",
+        f"The virtual machine '{vm.name}' could not be shut down ({reason}); stop it with "
+        "force to turn it off.",
+        vm.name,
+        "InvalidOperation",
+    )
+
+
 @handles("vm_stop")
 def vm_stop(
     host: FakeHost, VMName: str, Force: bool = False, TimeoutSeconds: int = 20
@@ -627,27 +803,25 @@ def vm_stop(
     vm = _the_vm(host, VMName)
     changed, forced = vm.state != "Off", False
     if vm.state == "Running":
-        if vm.hangs_on_shutdown:  # the job outlives Wait-Job -Timeout
+        failure = _guest_shutdown(host, vm, TimeoutSeconds)
+        if failure is not None:
             if not Force:
+                raise failure
+            if vm.hangs_on_shutdown:
+                # The guest accepted the shutdown and is still in it: Hyper-V refuses every
+                # other state change, so the turn-off fails (an e2e test of eryph-org/eryph
+                # shows Stop-VM -TurnOff throwing while Stop-VM -Force -AsJob is pending).
+                refused = _invalid_state(vm, "StopVM")
                 raise _script_error(
-                    "DdpermShutdownTimeout",
-                    f"The virtual machine '{VMName}' did not shut down within "
-                    f"{TimeoutSeconds} seconds; stop it with force to turn it off.",
+                    "DdpermTurnOffRefused",
+                    f"The virtual machine '{VMName}' did not shut down within {TimeoutSeconds} "
+                    "seconds, and Hyper-V refuses to turn it off while its guest is still "
+                    f"shutting down ({refused.message}). Wait for the shutdown to finish, then "
+                    "stop it again.",
                     VMName,
-                    "OperationTimeout",
+                    "InvalidOperation",
                 )
-            # The guest accepted the shutdown and is still in it: Hyper-V refuses every other
-            # state change, so the turn-off fails (an e2e test of eryph-org/eryph shows
-            # Stop-VM -TurnOff throwing while Stop-VM -Force -AsJob is pending).
-            refused = _invalid_state(vm, "StopVM")
-            raise _script_error(
-                "DdpermTurnOffRefused",
-                f"The virtual machine '{VMName}' did not shut down within {TimeoutSeconds} "
-                "seconds, and Hyper-V refuses to turn it off while its guest is still shutting "
-                f"down ({refused.message}). Wait for the shutdown to finish, then stop it again.",
-                VMName,
-                "InvalidOperation",
-            )
+            forced = True
     elif vm.state in ("Saved", "Paused"):
         if not Force:
             raise _script_error(
@@ -660,8 +834,7 @@ def vm_stop(
         forced = True
     elif changed:
         raise _invalid_state(vm, "StopVM")
-    vm.state = "Off"
-    _set_attached(host, vm, False)
+    _turn_off(host, vm)
     return {"changed": changed, "forced": forced, "vm": vm_info_document(vm)}
 
 
@@ -673,6 +846,7 @@ def vm_destroy(host: FakeHost, VMName: str) -> dict[str, object]:
     if vm is not None:
         _assert_off(vm, "destroy the virtual machine")
         disks = [assert_safe_path(host.fs, vm.vhd_path, "VM disk")] if vm.vhd_path else []
+        _assert_no_checkpoints(host, vm, "destroy the virtual machine")
         host.vms.remove(vm)  # Remove-VM
         for disk in disks:
             if disk.rsplit("\\", 1)[1] == VM_DISK_NAME and host.fs.exists(disk):
@@ -721,6 +895,7 @@ def vhd_move(host: FakeHost, VMName: str, Destination: str) -> dict[str, object]
     vm = _the_vm(host, VMName)
     _assert_off(vm, "move the disk")
     source = assert_safe_path(fs, _disk_of(vm), "VM disk")
+    _assert_no_checkpoints(host, vm, "move the disk")
     target = Destination.rstrip("\\")
     if not target.lower().endswith(".vhdx"):
         target += "\\" + VM_DISK_NAME
