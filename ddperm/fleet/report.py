@@ -186,6 +186,10 @@ class FleetReport(BaseModel):
         frame: pandas.DataFrame = pandas.DataFrame(self.rows()).set_index("host")
         return frame
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text form: the summary, not every field of every report."""
+        printer.text(f"<FleetReport: {self.summary()}>")
+
     def _repr_html_(self) -> str:
         """A table as wide as the notebook cell: a status cell per check, and under each
         host that is not healthy its fixes or its error, wrapped."""
@@ -279,8 +283,8 @@ def _html_row(result: HostResult) -> str:
     ]
     for check in CHECKS:
         cell = result.cell(check)
-        text = "" if cell == "not asked" else cell
-        cells.append(f'<td style="background:{CELL_COLOURS[cell]}33">{text}</td>')
+        text = "–" if cell == "not asked" else cell
+        cells.append(f'<td title="{cell}" style="background:{CELL_COLOURS[cell]}33">{text}</td>')
     row = f"<tr>{''.join(cells)}</tr>"
     notes = [
         f"<b>{html.escape(', '.join(codes))}</b>: {html.escape(fix)}"
