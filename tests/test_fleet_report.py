@@ -12,6 +12,7 @@ from ddperm.components.health import Problem
 from ddperm.errors import DdpermError, MissingDependencyError
 from ddperm.fleet.report import CHECKS, FleetReport, HostResult
 from ddperm.testing import FakeHost, twin_host
+from tests.test_fleet import _healthy, _hyperv_off, _launch_off
 
 
 def _answered(name: str, fake: FakeHost) -> HostResult:
@@ -20,27 +21,6 @@ def _answered(name: str, fake: FakeHost) -> HostResult:
     return HostResult(
         name=name, server=f"{name}.example", outcome=outcome, report=report, seconds=1
     )
-
-
-def _fake(*, hosts_entry: bool = True) -> FakeHost:
-    fake = FakeHost()
-    if hosts_entry:
-        twin_host(fake).hosts_file.ensure()
-    return fake
-
-
-def _hyperv_off() -> FakeHost:
-    fake = _fake()
-    fake.features["Microsoft-Hyper-V"] = "Disabled"
-    fake.features["Microsoft-Hyper-V-Hypervisor"] = "Disabled"
-    fake.hypervisor_present = False
-    return fake
-
-
-def _launch_off() -> FakeHost:
-    fake = _fake()
-    fake.hypervisorlaunchtype = "Off"
-    return fake
 
 
 GONE = HostResult(
@@ -57,10 +37,10 @@ GONE = HostResult(
 def fleet() -> FleetReport:
     return FleetReport(
         results=(
-            _answered("ok", _fake()),
+            _answered("ok", _healthy()),
             _answered("hyperv-off", _hyperv_off()),
             _answered("launch-off", _launch_off()),
-            _answered("no-entry", _fake(hosts_entry=False)),
+            _answered("no-entry", FakeHost()),
             GONE,
         ),
         seconds=3,
@@ -73,7 +53,7 @@ def test_cells_read_the_checks(fleet: FleetReport) -> None:
     assert by_name["launch-off"].cell("bootloader") == "problem"
     assert by_name["hyperv-off"].cell("vm") == "error"  # Get-VM fails without Hyper-V
     assert [GONE.cell(c) for c in CHECKS] == ["not asked"] * len(CHECKS)
-    engine_off = twin_host(_fake(), windows_containers_enabled=False).health()
+    engine_off = twin_host(_healthy(), windows_containers_enabled=False).health()
     result = HostResult(name="x", server="x", outcome="healthy", report=engine_off, seconds=0)
     assert result.cell("engine") == "not asked"
 
@@ -98,7 +78,7 @@ def test_a_single_leader_is_named_alone(fleet: FleetReport) -> None:
 
 
 def test_the_same_fix_is_listed_once_with_every_code_it_fixes() -> None:
-    report = twin_host(_fake()).health()  # healthy: the problems below are the only ones
+    report = twin_host(_healthy()).health()  # healthy: the problems below are the only ones
     same, other = "Enable the feature, then restart.", "Start vmms."
     hyperv = report.hyperv.model_copy(
         update={"problems": (Problem(code="A", message="a", fix=same),)}
