@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +20,10 @@ from ddperm.errors import MissingDependencyError
 
 if TYPE_CHECKING:  # optional extras
     import pandas
+    from matplotlib.axes import Axes
+    from matplotlib.colors import Colormap
     from matplotlib.figure import Figure
+    from matplotlib.ticker import Locator
 
 Outcome = Literal[
     "healthy", "unhealthy", "unreachable", "auth_failed", "timed_out", "host_error", "error"
@@ -139,7 +143,7 @@ class FleetReport(BaseModel):
     def summary(self) -> str:
         """One line: hosts per outcome, and the checks failing most (ties named in full)."""
         counts = ", ".join(f"{n} {o}" for o, n in sorted(self.outcomes().items()))
-        text = f"{_hosts(len(self.results))}: {counts}"
+        text = f"{_hosts(len(self.results))}: {counts}" if counts else "0 hosts"
         checks, hosts = self.failing_most()
         if len(checks) == 1:
             text += f"; failing most: {checks[0]} ({_hosts(hosts)})"
@@ -221,49 +225,60 @@ class FleetReport(BaseModel):
             from matplotlib.ticker import MaxNLocator
         except ImportError as exc:
             raise MissingDependencyError("matplotlib") from exc
-        cells = list(CELL_COLOURS)
-        grid = [[cells.index(r.cell(c)) for c in CHECKS] for r in self.results]
-        height = min(0.3 * max(len(grid), 1), 10.0)
+        height = min(0.3 * max(len(self.results), 1), 10.0)
         figure = Figure(figsize=(8.0, 2.2 + height), layout="constrained")
         bars, heat = figure.subplots(
             2, 1, sharex=True, gridspec_kw={"height_ratios": [1.3, height]}
         )
-        below = [0] * len(CHECKS)
-        for status in ("problem", "error"):
-            counts = [sum(r.cell(c) == status for r in self.results) for c in CHECKS]
-            drawn = bars.bar(range(len(CHECKS)), counts, bottom=below, color=CELL_COLOURS[status])
-            below = [b + n for b, n in zip(below, counts, strict=True)]
-        bars.bar_label(drawn, labels=[str(n) if n else "" for n in below])
-        bars.set_ylim(0, max(1, *below) * 1.3)
-        bars.yaxis.set_major_locator(MaxNLocator(integer=True))
-        bars.set_ylabel("hosts failing")
-        asked = sum(r.report is not None for r in self.results)
-        bars.set_title(f"{len(self.results)} hosts, {asked} answered", loc="left")
-        heat.imshow(
-            grid or [[cells.index("not asked")] * len(CHECKS)],
-            cmap=ListedColormap([CELL_COLOURS[c] for c in cells]),
-            vmin=-0.5,
-            vmax=len(cells) - 0.5,
-            aspect="auto",
-            interpolation="nearest",
-        )
-        heat.set_xticks(range(len(CHECKS)), CHECKS, rotation=30, ha="right")
-        heat.set_xticks([x - 0.5 for x in range(1, len(CHECKS))], minor=True)
-        heat.set_yticks([y - 0.5 for y in range(1, len(grid))], minor=True)
-        heat.grid(which="minor", color="white", linewidth=1.5)
-        heat.tick_params(which="minor", length=0)
-        if len(grid) <= _MAX_MARKED_HOSTS:
-            heat.set_yticks(range(len(grid)), [_host_label(r) for r in self.results])
-            for y, row in enumerate(grid):
-                for x, index in enumerate(row):
-                    mark = _CELL_MARKS[cells[index]]
-                    heat.text(x, y, mark, ha="center", va="center", color="white", weight="bold")
-        else:
-            heat.set_yticks([])
-            heat.set_ylabel(f"{len(grid)} hosts")
-        legend = [Patch(color=CELL_COLOURS[c], label=c) for c in cells]
+        _draw_counts(bars, self.results, MaxNLocator(integer=True))
+        _draw_grid(heat, self.results, ListedColormap(list(CELL_COLOURS.values())))
+        legend = [Patch(color=colour, label=cell) for cell, colour in CELL_COLOURS.items()]
         heat.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         return figure
+
+
+def _draw_counts(axes: Axes, results: Sequence[HostResult], locator: Locator) -> None:
+    """Stacked bars: per check, the hosts with a problem and those where it could not run."""
+    below = [0] * len(CHECKS)
+    for status in ("problem", "error"):
+        counts = [sum(r.cell(c) == status for r in results) for c in CHECKS]
+        drawn = axes.bar(range(len(CHECKS)), counts, bottom=below, color=CELL_COLOURS[status])
+        below = [b + n for b, n in zip(below, counts, strict=True)]
+    axes.bar_label(drawn, labels=[str(n) if n else "" for n in below])
+    axes.set_ylim(0, max(1, *below) * 1.3)
+    axes.yaxis.set_major_locator(locator)
+    axes.set_ylabel("hosts failing")
+    asked = sum(r.report is not None for r in results)
+    axes.set_title(f"{len(results)} hosts, {asked} answered", loc="left")
+
+
+def _draw_grid(axes: Axes, results: Sequence[HostResult], colours: Colormap) -> None:
+    """One row per host, one column per check, coloured (and marked) by its cell."""
+    cells = list(CELL_COLOURS)
+    grid = [[cells.index(r.cell(c)) for c in CHECKS] for r in results]
+    empty = [[cells.index("not asked")] * len(CHECKS)]
+    axes.imshow(
+        grid or empty,
+        cmap=colours,
+        vmin=-0.5,
+        vmax=len(cells) - 0.5,
+        aspect="auto",
+        interpolation="nearest",  # crisp cells, never blended
+    )
+    axes.set_xticks(range(len(CHECKS)), CHECKS, rotation=30, ha="right")
+    axes.set_xticks([x - 0.5 for x in range(1, len(CHECKS))], minor=True)
+    axes.grid(which="minor", color="white", linewidth=1.5)
+    axes.tick_params(which="minor", length=0)
+    if len(grid) > _MAX_MARKED_HOSTS:  # too many rows to name: the pattern alone
+        axes.set_yticks([])
+        axes.set_ylabel(f"{len(grid)} hosts")
+        return
+    axes.set_yticks([y - 0.5 for y in range(1, len(grid))], minor=True)
+    axes.set_yticks(range(len(grid)), [_host_label(r) for r in results])
+    for y, row in enumerate(grid):
+        for x, index in enumerate(row):
+            mark = _CELL_MARKS[cells[index]]
+            axes.text(x, y, mark, ha="center", va="center", color="white", weight="bold")
 
 
 def _hosts(count: int) -> str:
