@@ -31,6 +31,7 @@ class FsErrorKind(str, enum.Enum):
     IS_A_DIRECTORY = "IsADirectory"
     LINK_LOOP = "LinkLoop"
     DISK_FULL = "DiskFull"
+    NETWORK_PATH = "NetworkPathNotFound"  # ERROR_BAD_NETPATH (53): the twin has no network
 
 
 class FsError(Exception):
@@ -155,6 +156,8 @@ class FakeFileSystem:
                     hops += 1
                     if hops > _MAX_LINK_HOPS:
                         raise FsError(FsErrorKind.LINK_LOOP, path)
+                    if child.target.startswith(("\\\\", "//")):
+                        raise FsError(FsErrorKind.NETWORK_PATH, child.target)
                     drive, target_parts = split(child.target)
                     parts = target_parts + parts[i + 1 :]
                     restarted = True

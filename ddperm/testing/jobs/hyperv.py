@@ -849,7 +849,8 @@ def vm_destroy(host: FakeHost, VMName: str) -> dict[str, object]:
         _assert_no_checkpoints(host, vm, "destroy the virtual machine")
         host.vms.remove(vm)  # Remove-VM
         for disk in disks:
-            if disk.rsplit("\\", 1)[1] == VM_DISK_NAME and host.fs.exists(disk):
+            ours = disk.rsplit("\\", 1)[1].lower() == VM_DISK_NAME.lower()  # -eq ignores case
+            if ours and host.fs.exists(disk):
                 assert_safe_path(host.fs, disk, "VM disk")  # again, right before the delete
                 try:
                     host.fs.remove(disk)
