@@ -32,10 +32,18 @@ def pool(endpoint: Endpoint) -> Iterator[RunspacePool]:
         yield opened
 
 
-def test_receive_with_nothing_to_say_faults_as_timed_out(pool: RunspacePool) -> None:
+def test_pool_receive_with_nothing_to_say_waits_then_faults_as_timed_out(
+    pool: RunspacePool,
+) -> None:
     with pytest.raises(WSManFaultError) as fault:
-        pool.shell.receive("stdout", command_id=str(uuid.uuid4()).upper(), timeout=1)
+        pool.shell.receive("stdout", timeout=1)
     assert fault.value.code == OPERATION_TIMED_OUT
+
+
+def test_receive_on_an_unknown_command_faults_as_invalid_selectors(pool: RunspacePool) -> None:
+    with pytest.raises(WSManFaultError) as fault:
+        pool.shell.receive("stdout", command_id=str(uuid.uuid4()).upper(), timeout=30)
+    assert fault.value.code == SHELL_NOT_FOUND  # same code: 0x8033805B, UnexpectedSelectors
 
 
 def test_requests_to_a_deleted_shell_fault_as_shell_not_found(
