@@ -235,7 +235,8 @@ def test_an_inherited_socket_others_may_use_is_refused(tmp_path: Path) -> None:
         os.chmod(socket_path, 0o666)  # anyone could connect: the service must not serve it
         with pytest.raises(Exception), Client(str(socket_path), timeout=10) as client:
             client.request("version")
+        _, errors = activator.communicate(timeout=120)  # the service refuses and exits
     finally:
-        activator.terminate()
-        _, errors = activator.communicate(timeout=30)
+        activator.kill()
+        activator.wait()
     assert b"mode 666, not 660" in errors
