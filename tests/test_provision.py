@@ -215,9 +215,9 @@ def test_restart_wait_ignores_the_boot_time_drift_of_the_old_boot() -> None:
 def test_an_orphaned_member_sid_does_not_break_docker_users(
     make_backend: Callable[..., Backend],
 ) -> None:
-    # Windows PowerShell 5.1's Get-LocalGroupMember fails to list a group holding a SID
-    # without a name (a deleted or Azure AD account, PowerShell #2996); ddperm asks about
-    # each account alone, so such a member never matters.
+    # Windows PowerShell 5.1's Get-LocalGroupMember fails on a group holding a SID without
+    # a name (a deleted or Azure AD account, PowerShell #2996); ddperm reads the members as
+    # raw SIDs, so such a member never matters (more in tests/test_docker_users.py).
     fake = FakeHost()
     orphan = "S-1-5-21-1004336348-1177238915-682003330-1099"
     fake.groups["docker-users"].members.append(orphan)

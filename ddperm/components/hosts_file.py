@@ -74,7 +74,9 @@ class HostsFileComponent(Component):
         Raises ``HostError`` (file untouched) with DdpermHostsReadOnly, DdpermHostsLocked,
         DdpermHostsAccessDenied, DdpermHostsTooLarge or DdpermHostsChanged (another
         program edited the file meanwhile; its edit is kept), and ``PolicyError`` for a
-        UTF-16/UTF-32 file, which ddperm does not edit.
+        UTF-16/UTF-32 file, which ddperm does not edit. DdpermHostsMissing (never seen in
+        the twin) means Windows' replace failed halfway and the original could not be put
+        back: its message names the backup file to rename.
         """
         read = self._executor.call("hosts_read", HostsFileRead)
         try:
