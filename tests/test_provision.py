@@ -13,6 +13,7 @@ from ddperm.components.vm import VMSpec
 from ddperm.errors import PolicyError
 from ddperm.provision import DesiredState, ElevationRequired, apply, plan
 from ddperm.testing import FakeHost
+from ddperm.testing.fakehost import FakeService
 from ddperm.testing.winrm import serve
 from ddperm.transports.psrp import PSRPRunner, connect
 from tests.backends import Backend
@@ -41,7 +42,12 @@ WRITES = {
 }
 
 
-fresh_machine = FakeHost.fresh
+def fresh_machine() -> FakeHost:
+    """A machine before Docker Desktop whose Windows engine service is registered anyway:
+    the one step provisioning cannot do (``FakeHost.fresh()`` has no such service)."""
+    fake = FakeHost.fresh()
+    fake.services["docker"] = FakeService("docker", "Docker Engine")
+    return fake
 
 
 def _writes(fake: FakeHost) -> list[str]:
@@ -246,3 +252,18 @@ def test_docker_users_question_is_checked_before_it_runs(
     with pytest.raises(PolicyError):
         backend.host.setup.docker_users(accounts)
     assert fake.calls == []
+
+
+def test_without_the_engine_service_the_engine_step_fails_clearly(
+    make_backend: Callable[..., Backend],
+) -> None:
+    fake = FakeHost.fresh()
+    backend = make_backend(fake)
+    desired = DesiredState(features=(), hypervisor_launch_auto=False, engine="running")
+    planned = plan(backend.host, desired)
+    (engine,) = [s for s in planned.steps if s.kind == "engine"]
+    assert (engine.before, engine.after) == ("not installed", "running")
+    result = apply(planned, progress=False)
+    assert result.error is not None
+    assert "DdpermEngineNotInstalled" in result.error
+    assert "Docker Desktop" in result.error

@@ -195,7 +195,8 @@ class FakeHost:
     @classmethod
     def fresh(cls) -> FakeHost:
         """A Windows machine before Docker Desktop: Hyper-V and Containers disabled, the
-        hypervisor not launched, no docker-users group (what provisioning starts from)."""
+        hypervisor not launched, no docker-users group, neither Docker Desktop's service nor
+        the Windows engine service ``docker`` (Docker Desktop registers both)."""
         fake = cls()
         for name in (
             "Microsoft-Hyper-V-All",
@@ -207,6 +208,7 @@ class FakeHost:
         fake.hypervisorlaunchtype = None
         fake.hypervisor_present = False
         fake.services["vmms"].status = "Stopped"
+        del fake.services["docker"], fake.services["com.docker.service"]
         del fake.groups["docker-users"]
         return fake
 
