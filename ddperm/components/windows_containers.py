@@ -15,10 +15,10 @@ is refused and reported (CVE-2020-10665 needed a privileged *write* through a ha
 this job never writes to or re-permissions a file). Whatever Windows refuses for one entry
 is reported and the walk goes on: files in use or denied (Windows PowerShell 5.1 opens
 each file to tell a hardlink, so one an administrator may not read is refused too), paths
-over MAX_PATH (5.1 has no long paths; PowerShell 7 does), and every folder left non-empty. A folder inside the root
-that a non-administrator owns or may write is not entered (``UnsafeAcl``): only in folders
-nobody else can change is the walk free of link swaps. The root itself is kept, so no user
-can pre-create it again.
+over MAX_PATH (5.1 has no long paths; PowerShell 7 does), and every folder left
+non-empty. A folder inside the root that a non-administrator owns or may write is not
+entered (``UnsafeAcl``): only in folders nobody else can change is the walk free of link
+swaps. The root itself is kept, so no user can pre-create it again.
 """
 
 from __future__ import annotations
