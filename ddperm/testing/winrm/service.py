@@ -30,6 +30,8 @@ class WinRMService:
         self._shells: dict[str, Shell] = {}
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
+        self.scopes: Counter[str] = Counter()
+        """Pipelines run in a local scope ("local") or in the pool's global one ("global")."""
 
     def handle(self, request: Request) -> tuple[int, bytes]:
         """Answer one request: HTTP status and SOAP envelope."""
@@ -59,6 +61,10 @@ class WinRMService:
             shell.close()
         return len(shells)
 
+    def _count_scope(self, scope: str) -> None:
+        with self._lock:
+            self.scopes[scope] += 1
+
     def shell_count(self) -> int:
         with self._lock:
             return len(self._shells)
@@ -71,7 +77,7 @@ class WinRMService:
         element = _find(request.body, "rsp:Shell")
         shell_id = element.get("ShellId", "").upper()
         creation = element.find("{http://schemas.microsoft.com/powershell}creationXml")
-        shell = Shell(shell_id, self._run)
+        shell = Shell(shell_id, self._run, self._count_scope)
         shell.feed(base64.b64decode((creation.text or "") if creation is not None else ""))
         with self._lock:
             self._shells[shell_id] = shell

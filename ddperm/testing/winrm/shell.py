@@ -45,9 +45,12 @@ class ShellClosed(Exception):
 class Shell:
     """A runspace pool on the server side, fed by WS-Man requests."""
 
-    def __init__(self, shell_id: str, run: ScriptRunner) -> None:
+    def __init__(
+        self, shell_id: str, run: ScriptRunner, on_scope: Callable[[str], None] = lambda _: None
+    ) -> None:
         self.shell_id = shell_id
         self._run = run
+        self._on_scope = on_scope
         self._pool = psrpcore.ServerRunspacePool()
         self._pipelines: dict[str, psrpcore.ServerPipeline] = {}
         self._queued: dict[str, list[bytes]] = {}  # "" is the pool, else a command id
@@ -123,7 +126,11 @@ class Shell:
     def _start(self, pipeline: psrpcore.ServerPipeline) -> None:
         pipeline.start()
         try:
-            text, params = _one_script(pipeline)
+            text, params, local_scope = _one_script(pipeline)
+            # Without UseLocalScope, PowerShell runs a script in the runspace's global scope
+            # (Command.CreateCommandProcessor: "_useLocalScope ?? false"): what it defines
+            # stays in the pool for every later pipeline. Reported so tests can see it.
+            self._on_scope("local" if local_scope else "global")
             output = self._run(text, params)
         except TwinErrorRecord as record:
             _fail(pipeline, record)
@@ -132,8 +139,9 @@ class Shell:
             pipeline.complete()
 
 
-def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any]]:
-    """Script text and named parameters of a one-command pipeline (all ddperm sends)."""
+def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any], bool]:
+    """Script text, named parameters and UseLocalScope of a one-command pipeline (all
+    ddperm sends)."""
     commands = pipeline.metadata.commands if pipeline.metadata is not None else []
     if len(commands) != 1 or not commands[0].is_script:
         raise not_a_vetted_script()
@@ -143,7 +151,7 @@ def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any]]
         if name is None:
             raise not_a_vetted_script()
         params[str(name)] = plain(value)
-    return str(command.command_text), params
+    return str(command.command_text), params, command.use_local_scope is True
 
 
 def plain(value: Any) -> Any:
