@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from ddperm.components.setup import MEMBER_PATTERN, check_member
-from ddperm.errors import PolicyError
+from ddperm.errors import HostError, PolicyError
 from ddperm.scripts import default_registry
 from ddperm.testing import ErrorRecord, FakeHost
 from tests.backends import Backend
@@ -128,3 +128,17 @@ def test_a_member_windows_cannot_name_does_not_hide_the_others(
     assert (change.group_created, change.member_added) == (False, False)
     assert change.group.members[0].member
     assert fake.groups["docker-users"].members == [unnamed, "DEV-PC01\\dev"]
+
+
+def test_adding_without_elevation_is_the_modules_access_denied(make_backend: MakeBackend) -> None:
+    fake = FakeHost()
+    fake.caller.elevated = False
+    backend = make_backend(fake)
+    with pytest.raises(HostError) as caught:
+        backend.host.setup.add_docker_user("alice")
+    # LocalAccountsException.ErrorName: the type name without "Exception" (5.1 source)
+    assert caught.value.fully_qualified_error_id == (
+        "AccessDenied,Microsoft.PowerShell.Commands.AddLocalGroupMemberCommand"
+    )
+    assert caught.value.category == "PermissionDenied"
+    assert fake.groups["docker-users"].members == ["DEV-PC01\\dev"]

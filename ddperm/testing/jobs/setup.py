@@ -120,9 +120,11 @@ def docker_users_status(host: FakeHost, Member: list[str]) -> dict[str, object]:
 
 
 def _access_denied(command: str) -> ErrorRecord:
+    """What New-LocalGroup / Add-LocalGroupMember write for a caller that is not elevated:
+    the module's AccessDeniedException, its error id the type name without "Exception"."""
     return ErrorRecord(
         "Access denied.",
-        f"{_LOCAL_ACCOUNTS}.AccessDeniedException,{_LOCAL_ACCOUNTS}.{command}Command",
+        f"AccessDenied,{_LOCAL_ACCOUNTS}.{command}Command",
         "PermissionDenied",
         "",
         f"{_LOCAL_ACCOUNTS}.AccessDeniedException",
