@@ -93,8 +93,8 @@ function Get-DdpermHyperVStatus {
 function Get-DdpermBootloaderStatus {
     # hypervisorlaunchtype of the running OS's loader ({current}) through the BCD WMI provider:
     # element 0x250000F0 holds 0 (Off) or 1 (Auto); no element means it was never set.
-    # The provider needs elevation but tells a caller without it only OpenStore's
-    # ReturnValue False, so elevation is checked first and named as the cause.
+    # The provider needs elevation, and may tell a caller without it no more than OpenStore's
+    # ReturnValue False: elevation is checked first, so the cause is named either way.
     if (-not (Test-DdpermElevated)) {
         throw (New-DdpermCheckError -Message 'Reading the boot configuration (BCD) needs an elevated session: run ddperm as an administrator.' -ErrorId 'DdpermElevationRequired' -Category PermissionDenied)
     }
