@@ -248,7 +248,7 @@ def test_the_kit_reports_exactly_the_real_side_s_differences() -> None:
             "health": _other_disk_path,
         }
     )
-    fake.caller.elevated = False  # the twin's bootloader_status fails too (access denied)
+    fake.caller.elevated = False  # the twin's bootloader_status fails too (not elevated)
     fake.caller.groups.add("S-1-5-32-578")  # Hyper-V Administrators: Get-VM answers
     fake.vms.append(FakeVM("DockerDesktopVM", vhd_path=r"C:\ProgramData\Docker\disk.vhdx"))
     report = _over_winrm(fake, redact=False)
@@ -260,10 +260,10 @@ def test_the_kit_reports_exactly_the_real_side_s_differences() -> None:
             "error_id",
             "$",
             "AccessDenied,BcdStore",
-            "HRESULT 0x80041003,Microsoft.Management.Infrastructure.CimCmdlets."
-            "InvokeCimMethodCommand",
+            "DdpermElevationRequired",
         ),
         ("bootloader_status", "category", "$", "SecurityError", "PermissionDenied"),
+        ("bootloader_status", "exception_type", "$", CIM_ERROR, "System.InvalidOperationException"),
         (
             "health",
             "value",

@@ -268,6 +268,20 @@ BAD: list[tuple[str, str, str, str]] = [
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "$DdpermLimit = Get-Date"),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "Set-StrictMode -Off"),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "[CmdletBinding()]\nparam()"),
+    (
+        "not-allowlisted",  # resolves every member; fails on one without a name (#2996)
+        "job",
+        "#BODY",
+        "$m = Microsoft.PowerShell.LocalAccounts\\Get-LocalGroupMember -Name 'docker-users'",
+    ),
+    (
+        "plain-argument",  # a deserialized SecurityIdentifier does not bind back (pwsh WinCompat)
+        "job",
+        "#BODY",
+        "Microsoft.PowerShell.LocalAccounts\\Add-LocalGroupMember -SID $group.SID -Member 'x'",
+    ),
+    ("loop-pipeline", "job", "#BODY", "foreach ($l in $t) { $n = @($l | Where-Object { $_ }) }"),
+    ("loop-pipeline", "job", "#BODY", "while ($true) { $l = $t | ForEach-Object { $_ } }"),
 ]
 # A $VMName parameter must be pinned exactly, whether or not the script uses Hyper-V.
 BAD += [

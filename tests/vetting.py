@@ -55,10 +55,12 @@ ERROR_RECORD = "error-record"  # throw an ErrorRecord (stable id), never a bare 
 # it is assigned, judged by its .Error collection and removed with Remove-Job in a finally;
 # ChildJobs is never indexed (Set-StrictMode 3 throws on the empty list).
 HYPERV_JOB = "hyperv-job"
+PLAIN_ARGUMENT = "plain-argument"  # a LocalAccounts cmdlet gets no object property as argument
+LOOP_PIPELINE = "loop-pipeline"  # no pipeline cmdlet inside a loop (per-line cost on 5.1)
 RULES = (
     *(SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST, PREAMBLE),
     *(OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS, ASSEMBLY),
-    *(SNAKE_CASE, ERROR_RECORD, HYPERV_JOB),
+    *(SNAKE_CASE, ERROR_RECORD, HYPERV_JOB, PLAIN_ARGUMENT, LOOP_PIPELINE),
 )
 
 
@@ -154,8 +156,9 @@ ALLOWLIST = (
     ),
     Family(
         "Microsoft.PowerShell.LocalAccounts",
-        "Get-LocalGroup Get-LocalGroupMember New-LocalGroup Add-LocalGroupMember",
-        "the docker-users group: create it, add one account, compared by SID",
+        "New-LocalGroup Add-LocalGroupMember",
+        "the docker-users group: create it, add one account by SID (membership is read as raw"
+        " SIDs through ADSI: Get-LocalGroupMember fails on members without a name, #2996)",
     ),
     Family(
         "",
@@ -198,6 +201,15 @@ CIM_METHODS = {
 _FILE_READ = "test-path get-item get-childitem get-content get-itemproperty get-acl get-filehash"
 _FILE_WRITE = "set-content add-content move-item copy-item remove-item rename-item set-acl"
 _LITERAL_PATH_CMDLETS = frozenset(f"{_FILE_READ} {_FILE_WRITE}".split())
+# Under PowerShell 7 the LocalAccounts module may run in a Windows PowerShell compatibility
+# session, whose deserialized objects do not bind back to its typed parameters.
+_LOCAL_ACCOUNTS = "microsoft.powershell.localaccounts"
+# Pipeline cmdlets cost a pipeline per call: inside a loop over the lines of a file they
+# take tens of seconds on 5.1 for a 100k-line hosts file (use .NET string and regex calls).
+_PIPELINE_CMDLETS = frozenset(
+    {"where-object", "?", "foreach-object", "%", "select-object", "sort-object", "measure-object"}
+)
+_LOOPS = frozenset({"foreach_statement", "for_statement", "while_statement", "do_statement"})
 PS7_COMMANDS = frozenset({"get-error"})
 _PS7_NODES = frozenset({"null_coalesce_expression", "ternary_expression", "pipeline_chain_tail"})
 # (commands or None for any command, parameter, shortest accepted prefix, rule); PowerShell
@@ -331,6 +343,23 @@ def _enclosing_function(node: Node) -> Node | None:
 
 def _in_function(node: Node) -> bool:
     return _enclosing_function(node) is not None
+
+
+def _in_loop(node: Node) -> bool:
+    """Inside the body of a loop (not its header, which runs once)."""
+    child, parent = node, node.parent
+    while parent is not None:
+        if parent.type in _LOOPS and child.type == "statement_block":
+            return True
+        child, parent = parent, parent.parent
+    return False
+
+
+def _unwrapped(node: Node) -> Node:
+    """The expression under unary wrappers: ``$g.SID`` as a command argument."""
+    while node.type == "unary_expression" and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node
 
 
 class _Vetter:
@@ -480,6 +509,12 @@ class _Vetter:
                 ):
                     self.out.append(_violation(rule, parameter, f"{name} {_text(parameter)}"))
         arguments = _named_arguments(node)
+        if bare in _PIPELINE_CMDLETS and _in_loop(node):
+            self.out.append(_violation(LOOP_PIPELINE, node))
+        if module == _LOCAL_ACCOUNTS and any(
+            _unwrapped(value).type == "member_access" for value in arguments.values() if value
+        ):
+            self.out.append(_violation(PLAIN_ARGUMENT, node))
         if bare in _LITERAL_PATH_CMDLETS and "literalpath" not in arguments:
             self.out.append(_violation(LITERAL_PATH, node))
         if bare == "invoke-cimmethod":

@@ -4,7 +4,8 @@
 ``stop()`` are ensure-style: they report whether anything changed, wait for a pending
 state to settle within ``timeout`` seconds, and raise ``HostError`` when Windows refuses
 (``CouldNotStartService`` for a Disabled service or a caller that is not elevated,
-``CouldNotStopService``, ``DdpermServiceTimeout``, ``DdpermEngineNotInstalled``).
+``CouldNotStopService``, ``DdpermServiceTimeout``, ``DdpermEngineNotInstalled`` on a
+machine without Docker Desktop). ``start()`` continues a Paused service.
 """
 
 from __future__ import annotations

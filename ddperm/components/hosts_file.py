@@ -107,7 +107,10 @@ class HostsFileComponent(Component):
             HostError: the file is untouched: ``DdpermHostsReadOnly``,
                 ``DdpermHostsLocked``, ``DdpermHostsAccessDenied``, ``DdpermHostsTooLarge``,
                 ``DdpermReparsePoint``, or ``DdpermHostsChanged`` (another program edited
-                the file meanwhile; its edit is kept, run ensure again).
+                the file meanwhile; its edit is kept, run ensure again). Only
+                ``DdpermHostsMissing`` leaves the file changed: Windows' replace failed
+                halfway and the original could not be put back; its message names the
+                backup file to rename.
             TransportError: the host could not be reached (retried first).
             AuthenticationError: the host rejected the credentials.
             OutputError: an answer did not match its model, or the bytes read do not

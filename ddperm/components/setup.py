@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeGuard
 
 from pydantic import Field
 
@@ -18,8 +19,20 @@ from ddperm.components.checks import FeatureState, LaunchType, validate_feature_
 from ddperm.errors import PolicyError
 from ddperm.model import HostModel
 
-MEMBER_PATTERN = r"([A-Za-z0-9][A-Za-z0-9.-]{0,62}\\)?[A-Za-z0-9][A-Za-z0-9._ -]{0,63}"
-"""COMPUTER\\user, DOMAIN\\user or user: the script's ValidatePattern (no wildcards)."""
+# Characters no account name may hold (USER_INFO_0: " / \ [ ] : ; | = , + * ? < > and the
+# controls; '@' would make it a UPN), plus invisible ones that let one name pass for another
+# (C1 controls, zero-width and bidi marks, BOM) and surrogates (non-BMP characters in .NET).
+_BAD = (
+    r'"/\\\[\]:;|=,+*?<>@\x00-\x1F\x7F-\x9F'
+    r"\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF\uD800-\uDFFF"
+)
+_ANY = f"[^{_BAD}]"
+MEMBER_PATTERN = rf"(?:(?![. ]){_ANY}{{1,63}}(?<![. ])\\)?(?! ){_ANY}{{1,20}}(?<![. ])"
+"""``user``, ``COMPUTER\\user`` or ``DOMAIN\\user``: also the scripts' ValidatePattern.
+
+The user name has 1 to 20 characters (a SAM account name), does not start with a space
+nor end with a space or a period; the domain has 1 to 63, neither end a space or a period.
+No wildcard can pass (``* ? [ ]`` are refused)."""
 
 
 class FeatureChange(HostModel):
@@ -96,12 +109,23 @@ class RestartScheduled(HostModel):
     delay_seconds: int = Field(description="Seconds until Windows restarts.")
 
 
+def member_name_ok(member: object) -> TypeGuard[str]:
+    """Whether the scripts' ValidatePattern accepts ``member`` as .NET sees it (a character
+    outside the BMP is two surrogates there, which the pattern refuses)."""
+    return (
+        isinstance(member, str)
+        and all(ord(char) <= 0xFFFF for char in member)
+        and re.fullmatch(MEMBER_PATTERN, member) is not None
+    )
+
+
 def check_member(member: object) -> str:
     """An account name the scripts accept, or ``PolicyError`` before anything runs."""
-    if not isinstance(member, str) or not re.fullmatch(MEMBER_PATTERN, member):
+    if not member_name_ok(member):
         raise PolicyError(
-            "a docker-users member is 'user', 'COMPUTER\\user' or 'DOMAIN\\user' (letters, "
-            f"digits, '.', '_', '-', spaces; no wildcards): {member!r}"
+            "a docker-users member is 'user', 'COMPUTER\\user' or 'DOMAIN\\user': a user name of "
+            '1 to 20 characters, a domain of 1 to 63, none of " / \\ [ ] : ; | = , + * ? < > @, '
+            f"no invisible characters, not ending in a space or a period: {member!r}"
         )
     return member
 

@@ -12,11 +12,13 @@ link is deleted as a link, its target untouched (scriptcs-contrib/svm #48, Delap
 A file with more than one name (hardlink) loses only the name inside the root; the data
 lives on under its other names, and its attributes are never changed, so a read-only one
 is refused and reported (CVE-2020-10665 needed a privileged *write* through a hardlink;
-this job never writes to or re-permissions a file). Files that are in use or denied are
-refused and reported, and so is every folder left non-empty. A folder inside the root
-that a non-administrator owns or may write is not entered (``UnsafeAcl``): only in folders
-nobody else can change is the walk free of link swaps. The root itself is kept, so no user
-can pre-create it again.
+this job never writes to or re-permissions a file). Whatever Windows refuses for one entry
+is reported and the walk goes on: files in use or denied (Windows PowerShell 5.1 opens
+each file to tell a hardlink, so one an administrator may not read is refused too), paths
+over MAX_PATH (5.1 has no long paths; PowerShell 7 does), and every folder left
+non-empty. A folder inside the root that a non-administrator owns or may write is not
+entered (``UnsafeAcl``): only in folders nobody else can change is the walk free of link
+swaps. The root itself is kept, so no user can pre-create it again.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class RefusalReason(str, enum.Enum):
     READ_ONLY_HARDLINK = "ReadOnlyHardlink"  # clearing the flag would change the other names
     NOT_EMPTY = "NotEmpty"  # a folder that still holds refused items
     UNSAFE_ACL = "UnsafeAcl"  # a folder a non-administrator may write: left as it is
+    PATH_TOO_LONG = "PathTooLong"  # over MAX_PATH in Windows PowerShell 5.1 (long paths off)
+    FAILED = "Failed"  # Windows refused it for another reason
 
 
 class RefusedItem(HostModel):

@@ -34,7 +34,7 @@ from ddperm.testing.fakehost import (
     FakeVM,
 )
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, FsError, split
-from ddperm.testing.jobs.checks import CIM_ACCESS_DENIED_FQID, DISM_GET_FQID
+from ddperm.testing.jobs.checks import DISM_GET_FQID, ELEVATION_REQUIRED
 from ddperm.testing.jobs.policy import POLICY_FILE, policy_cache
 
 WHOLE = "$"
@@ -205,9 +205,9 @@ class _Seeder:
     def bootloader(self) -> None:
         doc = self.doc("bootloader_status")
         if doc is None:
-            if self.error_id("bootloader_status") != CIM_ACCESS_DENIED_FQID:
+            if self.error_id("bootloader_status") != ELEVATION_REQUIRED:
                 self.unmodelled(("bootloader_status",), "bootloader_status")
-            return  # access denied: the caller is not elevated (seeded from boot_state)
+            return  # the caller is not elevated (seeded from boot_state)
         launch = doc["launch_type"]
         if launch in ("Auto", "Off"):
             self.fake.hypervisorlaunchtype = launch

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS, FakeFileSystem
 
@@ -213,6 +213,9 @@ class FakeHost:
     logical_processors: int = 8  # Hyper-V refuses a VM with more virtual processors
     available_memory_bytes: int = 16 * 2**30  # Start-VM fails for a VM that needs more
     dism_com_registered: bool = True  # False: pwsh 7 without DISM COM class (PowerShell #13866)
+    # The PowerShell the scripts run in: Windows PowerShell 5.1 (.NET Framework: paths are
+    # limited to MAX_PATH) or PowerShell 7 (.NET: long paths work).
+    edition: Literal["Desktop", "Core"] = "Desktop"
     services: dict[str, FakeService] = field(default_factory=_default_services)
     groups: dict[str, FakeGroup] = field(
         default_factory=lambda: {
@@ -254,7 +257,8 @@ class FakeHost:
     @classmethod
     def fresh(cls) -> FakeHost:
         """A Windows machine before Docker Desktop: Hyper-V and Containers disabled, the
-        hypervisor not launched, no docker-users group (what provisioning starts from)."""
+        hypervisor not launched, no docker-users group, neither Docker Desktop's service nor
+        the Windows engine service ``docker`` (Docker Desktop registers both)."""
         fake = cls()
         for name in (
             "Microsoft-Hyper-V-All",
@@ -266,6 +270,7 @@ class FakeHost:
         fake.hypervisorlaunchtype = None
         fake.hypervisor_present = False
         fake.services["vmms"].status = "Stopped"
+        del fake.services["docker"], fake.services["com.docker.service"]
         del fake.groups["docker-users"]
         return fake
 

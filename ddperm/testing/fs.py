@@ -32,6 +32,9 @@ class FsErrorKind(str, enum.Enum):
     LINK_LOOP = "LinkLoop"
     DISK_FULL = "DiskFull"
     NETWORK_PATH = "NetworkPathNotFound"  # ERROR_BAD_NETPATH (53): the twin has no network
+    # ReplaceFile's own failures (Win32 1176, 1177; .NET throws IOException for both).
+    REPLACEMENT_NOT_MOVED = "UnableToMoveReplacement"  # nothing changed (with a backup name)
+    REPLACED_IS_BACKUP = "UnableToMoveReplacement2"  # the replaced file has the backup name
 
 
 class FsError(Exception):
@@ -124,6 +127,7 @@ class FakeFileSystem:
         self.volumes: dict[str, Node] = {}
         self.free: dict[str, int] = {}
         self._writes_before_power_cut: int | None = None
+        self._replace_failure: FsErrorKind | None = None
         for drive in drives:
             self.add_volume(drive, free_bytes)
 
@@ -262,6 +266,11 @@ class FakeFileSystem:
         """
         self._writes_before_power_cut = operations
 
+    def fail_next_replace(self, kind: FsErrorKind) -> None:
+        """Make the next ``replace`` fail as ReplaceFile can (``REPLACEMENT_NOT_MOVED`` or
+        ``REPLACED_IS_BACKUP``), e.g. when another program opens the files in between."""
+        self._replace_failure = kind
+
     def _power_cut_now(self) -> bool:
         left = self._writes_before_power_cut
         if left is None:
@@ -386,10 +395,22 @@ class FakeFileSystem:
             raise FsError(FsErrorKind.SHARING_VIOLATION, destination if old.locked else source)
         if self._power_cut_now():
             raise PowerLoss(f"power lost while replacing {destination}")
+        failure, self._replace_failure = self._replace_failure, None
+        if failure is FsErrorKind.REPLACEMENT_NOT_MOVED:  # with a backup name: nothing moved
+            raise FsError(failure, destination)
         if backup is not None:
             if self.exists(backup):
                 self.remove(backup)
             self._create(backup, Node(Kind.FILE, "", file=old, acl=node.acl, hidden=node.hidden))
+        if failure is FsErrorKind.REPLACED_IS_BACKUP:
+            # The replaced file now has the backup name; the replacement, under its own name,
+            # has taken over its ACL: there is no file at ``destination``.
+            _, _, parent, _ = self._walk(destination, follow=False)
+            if parent is None or backup is None:
+                raise ValueError("ReplaceFile's error 1177 is modelled with a backup name")
+            del parent.children[node.name.lower()]
+            self._node(source).acl = node.acl
+            raise FsError(failure, destination)
         node.file = FileData(data=new.data, size=new.size)
         self.remove(source)
 

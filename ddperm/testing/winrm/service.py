@@ -35,6 +35,8 @@ class WinRMService:
         self._shells: dict[str, Shell] = {}
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
+        self.scopes: Counter[str] = Counter()
+        """Pipelines run in a local scope ("local") or in the pool's global one ("global")."""
 
     def handle(self, request: Request, *, script_delay: float = 0.0) -> tuple[int, bytes]:
         """Answer one request: HTTP status and SOAP envelope.
@@ -76,6 +78,10 @@ class WinRMService:
             shell.close()
         return len(shells)
 
+    def _count_scope(self, scope: str) -> None:
+        with self._lock:
+            self.scopes[scope] += 1
+
     def shell_count(self) -> int:
         with self._lock:
             return len(self._shells)
@@ -94,7 +100,7 @@ class WinRMService:
         if kind == "cmd":
             shell = CommandShell(shell_id)
         else:
-            shell = PowerShellShell(shell_id, self._host)
+            shell = PowerShellShell(shell_id, self._host, self._count_scope)
             creation = element.find("{http://schemas.microsoft.com/powershell}creationXml")
             shell.feed(base64.b64decode((creation.text or "") if creation is not None else ""))
         with self._lock:

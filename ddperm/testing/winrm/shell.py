@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import psrpcore
@@ -71,10 +72,13 @@ def version_table(powershell_version: str) -> dict[str, Any]:
 class PowerShellShell:
     """A runspace pool on the server side, fed by WS-Man requests."""
 
-    def __init__(self, shell_id: str, host: ScriptHost) -> None:
+    def __init__(
+        self, shell_id: str, host: ScriptHost, on_scope: Callable[[str], None] = lambda _: None
+    ) -> None:
         self.shell_id = shell_id
         self.outbox = Outbox()
         self._host = host
+        self._on_scope = on_scope
         private = {"PSVersionTable": version_table(host.powershell_version)}
         self._pool = psrpcore.ServerRunspacePool(application_private_data=private)
         self._running = 0
@@ -161,10 +165,14 @@ class PowerShellShell:
     def _start(self, pipeline: psrpcore.ServerPipeline, delay: float) -> None:
         pipeline.state = PSInvocationState.Running  # Windows sends only the final state
         try:
-            text, params = _one_script(pipeline)
+            text, params, local_scope = _one_script(pipeline)
         except TwinErrorRecord as record:
             _fail(pipeline, record, "")
             return
+        # Without UseLocalScope, PowerShell runs a script in the runspace's global scope
+        # (Command.CreateCommandProcessor: "_useLocalScope ?? false"): what it defines
+        # stays in the pool for every later pipeline. Reported so tests can see it.
+        self._on_scope("local" if local_scope else "global")
         threading.Thread(
             target=self._execute,
             args=(pipeline, text, params, delay),
@@ -215,8 +223,9 @@ class PowerShellShell:
         pipeline.complete()
 
 
-def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any]]:
-    """Script text and named parameters of a one-command pipeline (all ddperm sends)."""
+def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any], bool]:
+    """Script text, named parameters and UseLocalScope of a one-command pipeline (all
+    ddperm sends)."""
     commands = pipeline.metadata.commands if pipeline.metadata is not None else []
     if len(commands) != 1 or not commands[0].is_script:
         raise not_a_vetted_script()
@@ -226,7 +235,7 @@ def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any]]
         if name is None:
             raise not_a_vetted_script()
         params[str(name)] = plain(value)
-    return str(command.command_text), params
+    return str(command.command_text), params, command.use_local_scope is True
 
 
 def plain(value: Any) -> Any:
