@@ -11,7 +11,7 @@ import pytest
 
 import ddperm
 from ddperm.components.system import HostVersion
-from ddperm.components.vm import VMChange
+from ddperm.components.vhd import VHDSize
 from ddperm.errors import HostError, PolicyError, TransportError
 from ddperm.executor import Executor, loggable
 from ddperm.guard import VM_NAME
@@ -53,7 +53,7 @@ def test_a_call_is_logged_with_host_script_parameters_and_duration(
 def test_a_host_error_is_logged_with_its_id(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="ddperm")
     with pytest.raises(HostError):  # the twin has no VM
-        Executor(TwinRunner(FakeHost())).call("vm_start", VMChange, {"VMName": VM_NAME})
+        Executor(TwinRunner(FakeHost())).call("vhd_size", VHDSize, {"VMName": VM_NAME})
     (call,) = _records(caplog, "ddperm.executor")
     assert vars(call)["outcome"] == "HostError DdpermVMNotFound"
     assert "DdpermVMNotFound" in call.getMessage()
