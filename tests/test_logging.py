@@ -55,8 +55,8 @@ def test_a_host_error_is_logged_with_its_id(caplog: pytest.LogCaptureFixture) ->
     with pytest.raises(HostError):  # the twin has no VM
         Executor(TwinRunner(FakeHost())).call("vhd_size", VHDSize, {"VMName": VM_NAME})
     (call,) = _records(caplog, "ddperm.executor")
-    assert vars(call)["outcome"] == "HostError DdpermVMNotFound"
-    assert "DdpermVMNotFound" in call.getMessage()
+    assert vars(call)["outcome"] == "HostError InvalidParameter"  # Get-VM: no such VM
+    assert "InvalidParameter" in call.getMessage()
 
 
 @dataclass
