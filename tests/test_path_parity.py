@@ -66,8 +66,7 @@ def snapshot(fake: FakeHost) -> object:
     entries = []
     for drive in sorted(fake.fs.volumes):
         for st_ in fake.fs.walk(drive + "\\"):
-            entries.append((st_.path, st_.kind, st_.size, fake.fs.owner(st_.path)))
-            entries.append((st_.path, fake.fs.explicit_acl(st_.path)))
+            entries.append((st_.path, st_.kind, st_.size, fake.fs.sddl(st_.path)))
     vms = [(vm.name, vm.state, vm.vhd_path) for vm in fake.vms]
     return vms, sorted(fake.vhds), entries
 

@@ -51,11 +51,16 @@ TWIN_PARAMS = "twin-params"  # param() names and mandatory flags equal the twin 
 ASSEMBLY = "assembly"  # ScriptRegistry can assemble it (script name, includes, kind line)
 SNAKE_CASE = "snake-case"  # [ordered]@{...} (output document) keys equal pydantic field names
 ERROR_RECORD = "error-record"  # throw an ErrorRecord (stable id), never a bare message string
+# .GetAccessControl()/.SetAccessControl() on an object: .NET Framework only; on PowerShell 7
+# they are FileSystemAclExtensions extension methods PowerShell does not bind (MethodNotFound).
+ACL_METHOD = "acl-instance-method"
+# ConvertFrom-Json outside the Windows PowerShell branch: PowerShell 7's (Json.NET) turns
+# ISO-8601 strings into [datetime], so date strings change on the way in.
+JSON_DATES = "json-dates"
 RULES = (
     *(SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST, PREAMBLE),
     *(OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS, ASSEMBLY),
-    SNAKE_CASE,
-    ERROR_RECORD,
+    *(SNAKE_CASE, ERROR_RECORD, ACL_METHOD, JSON_DATES),
 )
 
 
@@ -222,6 +227,15 @@ _PREAMBLE = (
     ),
 )
 _RESULT_FUNCTION = "write-ddpermresult"
+_ACL_METHODS = frozenset({"getaccesscontrol", "setaccesscontrol"})
+# Conditions under which a branch runs only on Windows PowerShell: (if-condition, branch).
+_DESKTOP_BRANCHES = frozenset(
+    {
+        ("$psversiontable.psedition -eq 'core'", "else_clause"),
+        ("$psversiontable.psedition -ne 'core'", "statement_block"),
+        ("$psversiontable.psedition -eq 'desktop'", "statement_block"),
+    }
+)
 
 _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language()))
 Node = tree_sitter.Node
@@ -325,6 +339,20 @@ def _in_function(node: Node) -> bool:
     return _enclosing_function(node) is not None
 
 
+def _desktop_only(node: Node) -> bool:
+    """``node`` is inside a branch that runs only on Windows PowerShell (PSEdition test)."""
+    child, parent = node, node.parent
+    while parent is not None:
+        if parent.type == "if_statement" and child.type in ("else_clause", "statement_block"):
+            condition = next((c for c in parent.named_children if c.type == "pipeline"), None)
+            text = "" if condition is None else _text(condition)
+            normal = re.sub(r"\s+", " ", text).strip().lower().replace('"', "'")
+            if (normal, child.type) in _DESKTOP_BRANCHES:
+                return True
+        child, parent = parent, parent.parent
+    return False
+
+
 class _Vetter:
     def __init__(self, text: str, *, library: bool, known: frozenset[str]) -> None:
         self.text = text
@@ -423,6 +451,14 @@ class _Vetter:
     def _static_call(self, node: Node) -> None:
         target = node.named_children[0] if node.named_children else None
         member = next((c for c in node.children if c.type == "member_name"), None)
+        instance = any(c.type == "." for c in node.children)
+        if (
+            node.type == "invocation_expression"
+            and instance
+            and member is not None
+            and _text(member).lower() in _ACL_METHODS
+        ):
+            self.out.append(_violation(ACL_METHOD, node))
         if (
             target is not None
             and member is not None
@@ -470,6 +506,8 @@ class _Vetter:
                 ):
                     self.out.append(_violation(rule, parameter, f"{name} {_text(parameter)}"))
         arguments = _named_arguments(node)
+        if bare == "convertfrom-json" and not _desktop_only(node):
+            self.out.append(_violation(JSON_DATES, node))
         if bare in _LITERAL_PATH_CMDLETS and "literalpath" not in arguments:
             self.out.append(_violation(LITERAL_PATH, node))
         if bare == "invoke-cimmethod":

@@ -8,6 +8,7 @@ from typing import cast
 
 from ddperm.guard import VM_NAME
 from ddperm.scripts import script_root
+from ddperm.testing.acl import rights_name
 from ddperm.testing.dispatch import handles
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import (
@@ -75,16 +76,6 @@ DOTNET_CATEGORIES = {
     "Zl": "LineSeparator",
     "Zp": "ParagraphSeparator",
     "Zs": "SpaceSeparator",
-}
-# FileSystemRights by name, as the twin's ACLs write them ("Write, ReadAndExecute" combines).
-FILE_SYSTEM_RIGHTS = {
-    "ListDirectory": 0x1,
-    "CreateDirectories": 0x4,
-    "Read": 0x20089,
-    "ReadAndExecute": 0x200A9,
-    "Write": 0x116,
-    "Modify": 0x301BF,
-    "FullControl": 0x1F01FF,
 }
 
 
@@ -196,19 +187,20 @@ def assert_safe_path(fs: FakeFileSystem, path: str, what: str = "path") -> str:
     return full
 
 
-def _rights(names: str) -> int:
-    return sum(FILE_SYSTEM_RIGHTS[name.strip()] for name in names.split(","))
-
-
 def folder_acl_problem(fs: FakeFileSystem, folder: str, rights: int) -> str:
-    """Twin of ``Get-DdpermFolderAclProblem``: an untrusted owner, or an untrusted SID
-    holding any of ``rights`` in the folder's effective ACL; "" when there is none."""
+    """Twin of ``Get-DdpermFolderAclProblem``: an untrusted owner, or an allow ACE (not
+    inherit-only) granting an untrusted SID any of ``rights``; "" when there is none."""
     owner = fs.owner(folder)
     if owner not in TRUSTED_SIDS:
         return f"it is owned by {owner}"
-    for sid, names in fs.acl(folder).items():
-        if sid not in TRUSTED_SIDS and _rights(names) & rights:
-            return f"{sid} holds {names}"
+    for ace in fs.dacl(folder):
+        if (
+            ace.allow
+            and not ace.inherit_only
+            and ace.sid not in TRUSTED_SIDS
+            and ace.rights & rights
+        ):
+            return f"{ace.sid} holds {rights_name(ace.rights)}"
     return ""
 
 

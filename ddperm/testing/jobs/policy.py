@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from ddperm.components.policy import FETCHED_AT_PATTERN, ORGANIZATION_PATTERN, REGISTRY_PATTERN
+from ddperm.testing import editions
 from ddperm.testing.dispatch import handles
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import POLICY_FOLDER, FakeHost
@@ -28,7 +29,12 @@ from ddperm.testing.fs import (
 from ddperm.testing.jobs.hosts_file import caller_may, require_strings
 
 POLICY_FILE = POLICY_FOLDER + r"\registry-access-policy.json"
-POLICY_ACL = {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USERS: "Read"}
+# .NET adds SYNCHRONIZE to an allow rule: ReadAndExecute is stored as 0x1200a9.
+POLICY_ACL = {
+    SYSTEM: "FullControl",
+    ADMINISTRATORS: "FullControl",
+    USERS: "ReadAndExecute, Synchronize",
+}
 MAX_REGISTRIES = 100
 _TRUSTED_OWNERS = (SYSTEM, ADMINISTRATORS)
 _PROBLEMS = {
@@ -85,17 +91,19 @@ def fields_valid(organization: Any, registries: Any, fetched_at: Any) -> bool:
     return len(set(registries)) == len(registries)
 
 
-def read_cache(host: FakeHost) -> tuple[str | None, dict[str, Any] | None, str | None]:
-    """Twin of Read-DdpermPolicyCache: (problem id, policy, sha256)."""
+def read_cache(host: FakeHost, script: str) -> tuple[str | None, dict[str, Any] | None, str | None]:
+    """Twin of Read-DdpermPolicyCache as ``script`` includes it: (problem id, policy, sha256)."""
     fs = host.fs
     if not (
         fs.exists(POLICY_FILE, follow=True) and fs.stat(POLICY_FILE, follow=True).kind is Kind.FILE
     ):
         return "DdpermPolicyMissing", None, None
     try:
+        editions.acl_method_missing(host, editions.script_text(script))
         if not (_trusted(host, POLICY_FOLDER) and _trusted(host, POLICY_FILE)):
             return "DdpermPolicyUntrusted", None, None
-        document = json.loads(fs.read_bytes(POLICY_FILE).decode("utf-8"))
+        text = fs.read_bytes(POLICY_FILE).decode("utf-8")
+        document = editions.convert_from_json(host, script, text)
         if (
             not isinstance(document, dict)
             or list(document) != ["format", "sha256", "policy"]
@@ -103,11 +111,11 @@ def read_cache(host: FakeHost) -> tuple[str | None, dict[str, Any] | None, str |
             or not isinstance(document["policy"], str)
         ):
             return "DdpermPolicyUnreadable", None, None
-        text: str = document["policy"]
-        if hashlib.sha256(text.encode("utf-8")).hexdigest() != document["sha256"]:
+        inner: str = document["policy"]
+        if hashlib.sha256(inner.encode("utf-8")).hexdigest() != document["sha256"]:
             return "DdpermPolicyTampered", None, None
-        policy = json.loads(text)
-    except (FsError, ValueError):
+        policy = editions.convert_from_json(host, script, inner)
+    except (ErrorRecord, FsError, ValueError):
         return "DdpermPolicyUnreadable", None, None
     if (
         not isinstance(policy, dict)
@@ -120,9 +128,9 @@ def read_cache(host: FakeHost) -> tuple[str | None, dict[str, Any] | None, str |
     return None, policy, document["sha256"]
 
 
-def policy_status(host: FakeHost) -> dict[str, object]:
+def policy_status(host: FakeHost, script: str = "policy_status") -> dict[str, object]:
     """Twin of Get-DdpermPolicyStatus (for policy_status.ps1 and health.ps1)."""
-    problem, policy, sha256 = read_cache(host)
+    problem, policy, sha256 = read_cache(host, script)
     return {
         "path": POLICY_FILE,
         "cached": problem != "DdpermPolicyMissing",
@@ -141,7 +149,7 @@ def policy_status_script(host: FakeHost) -> dict[str, object]:
 
 @handles("policy_read")
 def policy_read(host: FakeHost) -> dict[str, object]:
-    problem, policy, sha256 = read_cache(host)
+    problem, policy, sha256 = read_cache(host, "policy_read")
     if problem is not None or policy is None:
         message, category = _PROBLEMS[problem or "DdpermPolicyUnreadable"]
         raise _error(problem or "DdpermPolicyUnreadable", message, category)
@@ -170,6 +178,7 @@ def policy_cache(
             "InvalidArgument",
         )
     fs = host.fs
+    editions.acl_method_missing(host, editions.script_text("policy_cache"))
     for path in (POLICY_FOLDER, POLICY_FILE):
         if fs.exists(path) and not _owner_trusted(host, path):
             raise _error(
