@@ -117,7 +117,8 @@ ALLOWLIST = (
     Family(
         "Microsoft.PowerShell.Security",
         "Get-Acl Set-Acl",
-        "a renamed disk takes its destination folder's inherited ACL (-LiteralPath only)",
+        "folder ACL checks, a renamed disk's inherited ACL, the policy cache's protected ACL"
+        " (-LiteralPath only; the same on Windows PowerShell 5.1 and PowerShell 7)",
     ),
     Family(
         "Microsoft.PowerShell.Management",

@@ -131,10 +131,11 @@ function ConvertFrom-DdpermJson {
     if ($PSVersionTable.PSEdition -eq 'Core') {
         $document = [System.Text.Json.JsonDocument]::Parse($Text)
         try {
-            return (ConvertFrom-DdpermJsonElement -Element $document.RootElement)
+            $value = ConvertFrom-DdpermJsonElement -Element $document.RootElement
         } finally {
             $document.Dispose()
         }
+        return , $value  # an array stays one array, as 5.1's ConvertFrom-Json gives it
     } else {
         return Microsoft.PowerShell.Utility\ConvertFrom-Json -InputObject $Text
     }
