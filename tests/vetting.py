@@ -57,10 +57,17 @@ ERROR_RECORD = "error-record"  # throw an ErrorRecord (stable id), never a bare 
 HYPERV_JOB = "hyperv-job"
 PLAIN_ARGUMENT = "plain-argument"  # a LocalAccounts cmdlet gets no object property as argument
 LOOP_PIPELINE = "loop-pipeline"  # no pipeline cmdlet inside a loop (per-line cost on 5.1)
+# .GetAccessControl()/.SetAccessControl() on an object: .NET Framework only; on PowerShell 7
+# they are FileSystemAclExtensions extension methods PowerShell does not bind (MethodNotFound).
+ACL_METHOD = "acl-instance-method"
+# ConvertFrom-Json outside the Windows PowerShell branch: PowerShell 7's (Json.NET) turns
+# ISO-8601 strings into [datetime], so date strings change on the way in.
+JSON_DATES = "json-dates"
 RULES = (
     *(SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST, PREAMBLE),
     *(OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS, ASSEMBLY),
-    *(SNAKE_CASE, ERROR_RECORD, HYPERV_JOB, PLAIN_ARGUMENT, LOOP_PIPELINE),
+    *(SNAKE_CASE, ERROR_RECORD, HYPERV_JOB, PLAIN_ARGUMENT, LOOP_PIPELINE, ACL_METHOD),
+    JSON_DATES,
 )
 
 
@@ -117,7 +124,8 @@ ALLOWLIST = (
     Family(
         "Microsoft.PowerShell.Security",
         "Get-Acl Set-Acl",
-        "a renamed disk takes its destination folder's inherited ACL (-LiteralPath only)",
+        "folder ACL checks, a renamed disk's inherited ACL, the policy cache's protected ACL"
+        " (-LiteralPath only; the same on Windows PowerShell 5.1 and PowerShell 7)",
     ),
     Family(
         "Microsoft.PowerShell.Management",
@@ -242,6 +250,15 @@ _PREAMBLE = (
     ),
 )
 _RESULT_FUNCTION = "write-ddpermresult"
+_ACL_METHODS = frozenset({"getaccesscontrol", "setaccesscontrol"})
+# Conditions under which a branch runs only on Windows PowerShell: (if-condition, branch).
+_DESKTOP_BRANCHES = frozenset(
+    {
+        ("$psversiontable.psedition -eq 'core'", "else_clause"),
+        ("$psversiontable.psedition -ne 'core'", "statement_block"),
+        ("$psversiontable.psedition -eq 'desktop'", "statement_block"),
+    }
+)
 
 _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language()))
 Node = tree_sitter.Node
@@ -355,6 +372,20 @@ def _in_loop(node: Node) -> bool:
     return False
 
 
+def _desktop_only(node: Node) -> bool:
+    """``node`` is inside a branch that runs only on Windows PowerShell (PSEdition test)."""
+    child, parent = node, node.parent
+    while parent is not None:
+        if parent.type == "if_statement" and child.type in ("else_clause", "statement_block"):
+            condition = next((c for c in parent.named_children if c.type == "pipeline"), None)
+            text = "" if condition is None else _text(condition)
+            normal = re.sub(r"\s+", " ", text).strip().lower().replace('"', "'")
+            if (normal, child.type) in _DESKTOP_BRANCHES:
+                return True
+        child, parent = parent, parent.parent
+    return False
+
+
 def _unwrapped(node: Node) -> Node:
     """The expression under unary wrappers: ``$g.SID`` as a command argument."""
     while node.type == "unary_expression" and node.named_child_count == 1:
@@ -462,6 +493,14 @@ class _Vetter:
     def _static_call(self, node: Node) -> None:
         target = node.named_children[0] if node.named_children else None
         member = next((c for c in node.children if c.type == "member_name"), None)
+        instance = any(c.type == "." for c in node.children)
+        if (
+            node.type == "invocation_expression"
+            and instance
+            and member is not None
+            and _text(member).lower() in _ACL_METHODS
+        ):
+            self.out.append(_violation(ACL_METHOD, node))
         if (
             target is not None
             and member is not None
@@ -515,6 +554,8 @@ class _Vetter:
             _unwrapped(value).type == "member_access" for value in arguments.values() if value
         ):
             self.out.append(_violation(PLAIN_ARGUMENT, node))
+        if bare == "convertfrom-json" and not _desktop_only(node):
+            self.out.append(_violation(JSON_DATES, node))
         if bare in _LITERAL_PATH_CMDLETS and "literalpath" not in arguments:
             self.out.append(_violation(LITERAL_PATH, node))
         if bare == "invoke-cimmethod":

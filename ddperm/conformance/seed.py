@@ -160,8 +160,11 @@ class _Seeder:
         os.caption, os.version = doc["os_caption"], doc["os_version"]
         os.build, os.powershell_version = doc["os_build"], doc["powershell_version"]
         os.computer_name = doc["computer_name"]
-        if doc.get("powershell_edition") != "Desktop":
-            reason = "the twin's version job always answers Desktop (Windows PowerShell)"
+        edition = doc.get("powershell_edition")
+        if edition in ("Desktop", "Core"):
+            self.fake.edition = edition  # the twin models both (ddperm.testing.editions)
+        else:
+            reason = f"the twin models the Desktop and Core editions, not {edition!r}"
             self.note(("version",), "$.powershell_edition", reason)
 
     def boot_state(self) -> None:

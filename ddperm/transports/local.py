@@ -12,8 +12,9 @@ The process boundary, which the stand-in in ``ddperm.testing.standin`` reproduce
   wrapper turns the parameters into a hashtable (5.1's ``ConvertFrom-Json`` has no
   ``-AsHashtable``) and splats them into the script block: values are never spliced
   into code, so quotes, spaces, ``$`` and backticks survive (vagrant #10744, packer #7277).
-  Caveat for pwsh 7 only: its ``ConvertFrom-Json`` turns ISO-8601-looking strings into
-  dates (5.1 converts only ``\\/Date(n)\\/``, which a Python request never contains).
+  Under pwsh 7 the wrapper reads the request with System.Text.Json, as pwsh's
+  ``ConvertFrom-Json`` would turn ISO-8601-looking strings into dates (5.1 converts only
+  ``\\/Date(n)\\/``, which a Python request never contains).
 - stdout: one JSON frame per request, ``{"output": text}`` or ``{"error": {message,
   fully_qualified_error_id, category, target, exception_type}}`` (→ ``HostError``):
   the wrapper catches each script's error record, as powershell.exe itself would only
@@ -71,7 +72,7 @@ from ddperm.transports.clixml import decode_stderr, host_error
 from ddperm.transports.settings import check_seconds
 
 WRAPPER = Path(__file__).with_name("local_wrapper.ps1")
-WRAPPER_SHA256 = "cdbca90e09c025823c6f8d1e48257dc1b69123749888df69920b3a9938486894"
+WRAPPER_SHA256 = "c7b2695ce4c63440dc06e8c90437f66a6d7b87425464e053dee35a49a71c7b69"
 _ERROR_FIELDS = ("fully_qualified_error_id", "category", "target", "exception_type")
 
 _SPAWN: dict[str, Any]

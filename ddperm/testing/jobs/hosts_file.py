@@ -67,8 +67,8 @@ def caller_may(host: FakeHost, path: str, *, write: bool) -> bool:
     sids = {host.caller.sid, *host.caller.groups}
     if not host.caller.elevated:
         sids.discard(ADMINISTRATORS)
-    wanted = {"Modify", "FullControl"} if write else {"Read", "Modify", "FullControl"}
-    return any(host.fs.acl(path).get(sid) in wanted for sid in sids)
+    wanted = 0x2 if write else 0x1  # FILE_WRITE_DATA (FILE_ADD_FILE) / FILE_READ_DATA
+    return bool(host.fs.access(path, sids) & wanted)
 
 
 def _read(host: FakeHost) -> bytes | None:
