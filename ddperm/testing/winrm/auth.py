@@ -88,6 +88,8 @@ class Outcome:
 
     ok: bool
     headers: list[tuple[str, str]] = field(default_factory=list)
+    completed: str = ""
+    """The mechanism (ntlm, kerberos) of a handshake this request completed."""
 
 
 @dataclass
@@ -139,14 +141,17 @@ class ConnectionAuth:
                     )
                     self.scheme, self.authenticated = scheme, False
                 answer = self.context.step(base64.b64decode(token))
-        except (spnego.exceptions.SpnegoError, ValueError):
+        except (spnego.exceptions.SpnegoError, ValueError, AttributeError):
+            # AttributeError: python-gssapi defers a failed accept (e.g. a ticket for a
+            # principal not in the keytab) and pyspnego then reads flags of a context
+            # that never started.
             return self.challenge()
         name = scheme.capitalize()
         header = [("WWW-Authenticate", f"{name} {base64.b64encode(answer or b'').decode()}")]
         if not self.context.complete:
             return Outcome(False, header)
         self.authenticated = True
-        return Outcome(True, header if answer else [])
+        return Outcome(True, header if answer else [], self.context.negotiated_protocol or "")
 
     # -- message encryption ---------------------------------------------------------
 

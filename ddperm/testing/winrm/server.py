@@ -143,6 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, b"", self.auth.challenge().headers)
             return
         outcome = self.auth.check(self.headers.get("Authorization", ""))
+        if outcome.completed:
+            self.server.count(f"auth:{outcome.completed}")
         if not outcome.ok:
             self._send(401, b"", outcome.headers)
             return
@@ -239,6 +241,12 @@ class Endpoint:
             return len(self._server._connections)
 
     @property
+    def authentications(self) -> dict[str, int]:
+        """Completed Negotiate/Kerberos handshakes by mechanism, e.g. ``{"kerberos": 1}``."""
+        counts = self._server.counts
+        return {what[5:]: n for what, n in counts.items() if what.startswith("auth:")}
+
+    @property
     def http_requests(self) -> int:
         """HTTP requests served so far (auth round trips included)."""
         return self._server.counts["http"]
@@ -283,6 +291,7 @@ def serve(
     restart_downtime: float = 1.0,
     idle_timeout: float = IDLE_TIMEOUT,
     keytab: Path | None = None,
+    schemes: tuple[str, ...] | None = None,
 ) -> Iterator[Endpoint]:
     """Serve ``fake`` as a WinRM endpoint until the block ends (port 0: an ephemeral one).
 
@@ -292,7 +301,8 @@ def serve(
     the endpoint goes away for ``restart_downtime`` seconds and comes back restarted.
     A connection idle for ``idle_timeout`` seconds is closed. With ``keytab`` (the keys of
     its HTTP/ and host/ service principals) it also accepts Kerberos, offered both inside
-    Negotiate and as the Kerberos scheme.
+    Negotiate and as the Kerberos scheme. ``schemes`` narrows what is offered, as WinRM's
+    service auth settings do (e.g. ``("kerberos",)``).
     """
     if auth not in ("basic", "negotiate", "ntlm", "kerberos"):
         raise ValueError(f"the twin speaks basic, negotiate, ntlm or kerberos, not {auth!r}")
@@ -300,7 +310,8 @@ def serve(
     service = WinRMService(runner)
     with tempfile.TemporaryDirectory(prefix="ddperm-twin-") as folder:
         credentials = Credentials.written_to(Path(folder), username, password, keytab)
-        schemes = SCHEMES if keytab is None else KERBEROS_SCHEMES
+        if schemes is None:
+            schemes = SCHEMES if keytab is None else KERBEROS_SCHEMES
         server = _Server((host, port), service, credentials, schemes, idle_timeout)
         certificate = None
         if tls:
