@@ -23,8 +23,9 @@ $(BASE): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
 	touch $(BASE)
 
-# dev includes everything the demo needs, so the demo's stamp is renewed too.
-$(DEV): pyproject.toml | $(PY)
+# dev includes everything the demo needs, so the demo's stamp is renewed too. The system
+# packages come first: gssapi and krb5 (the kerberos extra) build against libkrb5-dev.
+$(DEV): pyproject.toml | $(PY) system-packages
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(DEV) $(BASE)
 
@@ -51,7 +52,8 @@ typecheck: $(DEV)
 docs: $(DEV)
 	$(PY) -m mkdocs build --strict --quiet
 
-# Debian packages some tests use (systemd's tools); installed when missing and root.
+# Debian packages some tests use (systemd's tools, an MIT KDC) and the kerberos extra builds
+# against; installed when missing and root.
 system-packages:
 	bash scripts/system-packages.sh
 

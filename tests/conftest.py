@@ -38,6 +38,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.hyperv)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_system_kerberos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep Kerberos inside the tests: with gssapi installed, Negotiate tries Kerberos first,
+    and the machine's krb5.conf (Debian's default realm names public KDCs) must never be
+    asked. A realm without KDCs fails at once; tests/test_winrm_kerberos.py brings its own.
+    A run against a real host (DDPERM_TEST_HOST) or an explicit KRB5_CONFIG is left alone."""
+    if os.environ.get("DDPERM_TEST_HOST") or os.environ.get("KRB5_CONFIG"):
+        yield
+        return
+    folder = tmp_path_factory.mktemp("no-kerberos")
+    (folder / "krb5.conf").write_text(
+        "[libdefaults]\n default_realm = TESTS.INVALID\n dns_lookup_kdc = false\n"
+        " dns_lookup_realm = false\n dns_canonicalize_hostname = false\n rdns = false\n",
+        encoding="utf-8",
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KRB5_CONFIG", str(folder / "krb5.conf"))
+        patch.setenv("KRB5CCNAME", f"FILE:{folder / 'ccache'}")
+        patch.setenv("KRB5_KTNAME", f"FILE:{folder / 'keytab'}")
+        yield
+
+
 @pytest.fixture(params=sorted(BACKENDS))
 def make_backend(request: pytest.FixtureRequest) -> Iterator[Callable[..., Backend]]:
     """Build a backend around a seeded FakeHost: ``make_backend(fake, **host_options)``."""

@@ -27,6 +27,7 @@ from ddperm.host import Host
 from ddperm.retry import RetryPolicy
 from ddperm.runner import Params, ParamValue
 from ddperm.scripts import Script
+from ddperm.transports.resealing import ResealingTransport
 from ddperm.transports.settings import check_options, check_server
 from ddperm.transports.wire_errors import Wire, translate
 from ddperm.transports.wire_log import install as install_wire_log_filter
@@ -76,12 +77,17 @@ _INT32 = range(-(2**31), 2**31)
 
 
 class _WSMan(WSMan):
-    """pypsrp's WSMan without its silent re-sends of a timed-out Receive.
+    """pypsrp's WSMan without its silent re-sends of a timed-out Receive, and with a
+    transport that seals a message again for a new connection (``resealing``).
 
     pypsrp re-sends a Receive up to five times with growing sleeps (about two
     minutes with the defaults); ddperm's retry policy decides instead, so a
     stalled host surfaces as TransportError within the policy's deadline.
     """
+
+    def __init__(self, server: str, **options: Any) -> None:
+        super().__init__(server, **options)
+        self.transport = ResealingTransport(server, **options)
 
     def receive(
         self,

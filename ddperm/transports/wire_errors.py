@@ -6,6 +6,8 @@ ddperm errors, each with one sentence a person can act on (never a library's rep
 - TLS that cannot work (certificate not trusted, a plain-HTTP port): ``TLSError``, not
   retried; any other failed handshake is a ``TransportError``;
 - credentials rejected, missing, or refused by spnego before sending: ``AuthenticationError``;
+  Kerberos failures name their cause (ticket expired, service principal unknown to the KDC
+  or without a key on the host, user unknown, password wrong, no KDC);
 - an auth method this machine cannot do (missing extra, GSSAPI feature): ``ConfigurationError``;
 - WS-Man faults: "try again" is ``TransportError``, access denied ``AuthenticationError``,
   others ``HostError`` (``WSManFault,<code>``).
@@ -13,6 +15,7 @@ ddperm errors, each with one sentence a person can act on (never a library's rep
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import xml.etree.ElementTree as ET
@@ -43,6 +46,30 @@ _NOT_TLS = ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "RECORD_LAYER_FAILURE", "UNK
 """OpenSSL reasons seen when the other end answers a TLS hello in plain HTTP."""
 _LIBRARY_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError)
 """Wrappers whose text is a repr of what they wrap."""
+KINIT_HINT = "renew it with kinit (klist shows it) or pass password="
+_KERBEROS = (
+    (r"credential has expired|[Tt]icket expired", "the Kerberos ticket{who} has expired: {kinit}"),
+    (
+        r"Server '?([^' ]+?)'? not found in Kerberos database",
+        "the service principal {0} is not known to the KDC: connect by a name the host is"
+        " registered under (setspn -L <host> lists them), or set negotiate_service or"
+        " negotiate_hostname_override",
+    ),
+    (
+        r"Client '?([^' ]+?)'? not found in Kerberos database",
+        "the KDC does not know the user {0}: check the user name (user@REALM)",
+    ),
+    (
+        r"Decrypt integrity check failed|Preauthentication failed|Password incorrect",
+        "the KDC rejected the password{who}: check it",
+    ),
+    (
+        r"Cannot (?:contact|find) (?:any )?KDC for (?:requested )?realm '?([^' ]+?)'?(?: |$)",
+        "no KDC answers for the realm {0}: check krb5.conf (KRB5_CONFIG) and that a KDC is"
+        " reachable",
+    ),
+)
+"""Kerberos failure texts (MIT krb5 / GSSAPI) and what to tell the person."""
 
 
 @dataclass(frozen=True)
@@ -69,13 +96,9 @@ def translate(wire: Wire, exc: Exception) -> Exception:
     if isinstance(exc, PSRPAuthenticationError) or (
         isinstance(exc, WinRMTransportError) and exc.code == 401
     ):
-        who = f"user {wire.username!r}" if wire.username else "no user name"
-        return AuthenticationError(
-            f"{wire.address} rejected the credentials ({who}, {wire.auth} auth);"
-            " check the user name and password"
-        )
-    if isinstance(exc, spnego.exceptions.SpnegoError):
-        return _spnego(wire, exc)
+        return _rejected(wire)
+    if isinstance(exc, (spnego.exceptions.SpnegoError, *_krb5_errors())):
+        return _kerberos(wire, exc) or _spnego(wire, exc)
     if isinstance(exc, (ImportError, spnego.exceptions.FeatureMissingError)):
         return ConfigurationError(f"{wire.auth} auth cannot work on this machine: {exc}")
     if isinstance(exc, WSManFaultError):
@@ -99,12 +122,48 @@ def translate(wire: Wire, exc: Exception) -> Exception:
     return exc
 
 
-def _spnego(wire: Wire, exc: spnego.exceptions.SpnegoError) -> AuthenticationError:
+def _rejected(wire: Wire) -> AuthenticationError:
+    who = f"user {wire.username!r}" if wire.username else "no user name"
+    if wire.auth == "kerberos":
+        return AuthenticationError(
+            f"{wire.address} rejected the Kerberos ticket ({who}): the host holds no key for"
+            " the service principal the ticket is for (registered to another account, or"
+            " the name connected by is not the host's); connect by the host's own name"
+        )
+    return AuthenticationError(
+        f"{wire.address} rejected the credentials ({who}, {wire.auth} auth);"
+        " check the user name and password"
+    )
+
+
+def _krb5_errors() -> tuple[type[Exception], ...]:
+    """The krb5 package's error (raised by a Kerberos logon with a password), if installed."""
+    try:
+        from krb5 import Krb5Error
+    except ImportError:  # no kerberos extra: nothing raises it
+        return ()
+    return (Krb5Error,)
+
+
+def _kerberos(wire: Wire, exc: Exception) -> AuthenticationError | None:
+    """The sentence for a Kerberos failure, or None when ``exc`` is not one we know."""
+    text = " ".join(str(cause) for cause in _causes(exc))
+    who = f" of {wire.username!r}" if wire.username else ""
+    for pattern, sentence in _KERBEROS:
+        found = re.search(pattern, text)
+        if found:
+            reason = sentence.format(*found.groups(), who=who, kinit=KINIT_HINT)
+            return AuthenticationError(f"{wire.auth} auth to {wire.address} failed: {reason}")
+    return None
+
+
+def _spnego(wire: Wire, exc: Exception) -> AuthenticationError:
     if not wire.has_password:
         who = f"user {wire.username!r}" if wire.username else "any user"
+        cached = " (a Kerberos ticket: klist shows it)" if wire.auth != "ntlm" else ""
         return AuthenticationError(
             f"no password for {who} ({wire.auth} auth to {wire.address}) and no cached"
-            f" credential to use instead: {PW_HINT}"
+            f" credential{cached} to use instead: {PW_HINT}"
         )
     reason = str(exc).rpartition("Context: ")[2] or str(exc)
     return AuthenticationError(

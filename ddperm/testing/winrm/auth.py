@@ -1,8 +1,8 @@
-"""HTTP authentication for the twin endpoint: Basic, and Negotiate/NTLM with WinRM
-message encryption (pyspnego on the server side).
+"""HTTP authentication for the twin endpoint: Basic, and Negotiate (NTLM or Kerberos) or
+Kerberos with WinRM message encryption (pyspnego on the server side).
 
-One ``ConnectionAuth`` lives per TCP connection, since an NTLM security context
-belongs to the connection it was negotiated on.
+One ``ConnectionAuth`` lives per TCP connection, since a security context belongs to the
+connection it was negotiated on.
 """
 
 from __future__ import annotations
@@ -19,49 +19,67 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import spnego
+import spnego.exceptions
 
 SCHEMES = ("basic", "negotiate")
-_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+KERBEROS_SCHEMES = ("basic", "negotiate", "kerberos")
+"""What an endpoint with a keytab offers: WinRM's default service auth has Kerberos on."""
+_PROTOCOLS = {
+    "negotiate": "application/HTTP-SPNEGO-session-encrypted",
+    "kerberos": "application/HTTP-Kerberos-session-encrypted",
+}
 _BOUNDARY = b"--Encrypted Boundary"
 _LENGTH = re.compile(rb"Length=(\d+)")
 _environ_lock = threading.Lock()
 
 
+class Undecryptable(ValueError):
+    """A sealed request body the connection's security context cannot open."""
+
+
 @dataclass(frozen=True)
 class Credentials:
-    """The one user an endpoint accepts; ``user_file`` holds it for pyspnego's NTLM."""
+    """The one user an endpoint accepts (``user_file`` holds it for pyspnego's NTLM), and
+    the keytab of its Kerberos service principals, if any."""
 
     username: str
     password: str
     user_file: Path
+    keytab: Path | None = None
 
     @classmethod
-    def written_to(cls, folder: Path, username: str, password: str) -> Credentials:
+    def written_to(
+        cls, folder: Path, username: str, password: str, keytab: Path | None = None
+    ) -> Credentials:
         domain, _, user = username.rpartition("\\")
         user_file = folder / "ntlm-users"
         user_file.write_text(f"{domain}:{user}:{password}\n", encoding="utf-8")
         user_file.chmod(0o600)
-        return cls(username, password, user_file)
+        return cls(username, password, user_file, keytab)
 
 
 @contextmanager
-def _ntlm_users(credentials: Credentials) -> Iterator[None]:
-    """Point pyspnego's NTLM acceptor at this endpoint's user file for one step.
+def _acceptor(credentials: Credentials) -> Iterator[None]:
+    """Point pyspnego's acceptors at this endpoint's NTLM users and keytab for one step.
 
-    pyspnego reads acceptor credentials only from the file named by NTLM_USER_FILE,
-    a process-wide setting, so endpoints take turns under a lock (a step takes
-    milliseconds) and each keeps its own users.
+    pyspnego reads NTLM acceptor credentials only from the file named by NTLM_USER_FILE,
+    and MIT Kerberos its keys from KRB5_KTNAME: process-wide settings, so endpoints take
+    turns under a lock (a step takes milliseconds) and each keeps its own.
     """
+    names = {"NTLM_USER_FILE": str(credentials.user_file)}
+    if credentials.keytab is not None:
+        names["KRB5_KTNAME"] = f"FILE:{credentials.keytab}"
     with _environ_lock:
-        previous = os.environ.get("NTLM_USER_FILE")
-        os.environ["NTLM_USER_FILE"] = str(credentials.user_file)
+        previous = {name: os.environ.get(name) for name in names}
+        os.environ.update(names)
         try:
             yield
         finally:
-            if previous is None:
-                del os.environ["NTLM_USER_FILE"]
-            else:
-                os.environ["NTLM_USER_FILE"] = previous
+            for name, value in previous.items():
+                if value is None:
+                    del os.environ[name]
+                else:
+                    os.environ[name] = value
 
 
 @dataclass
@@ -70,6 +88,8 @@ class Outcome:
 
     ok: bool
     headers: list[tuple[str, str]] = field(default_factory=list)
+    completed: str = ""
+    """The mechanism (ntlm, kerberos) of a handshake this request completed."""
 
 
 @dataclass
@@ -79,11 +99,13 @@ class ConnectionAuth:
     credentials: Credentials
     schemes: tuple[str, ...]
     context: spnego.ContextProxy | None = None
+    scheme: str = "negotiate"
+    """The HTTP scheme the context was made with: it names the encryption protocol."""
     authenticated: bool = False
 
     def challenge(self) -> Outcome:
         self.context, self.authenticated = None, False
-        offers = {"basic": 'Basic realm="WSMAN"', "negotiate": "Negotiate"}
+        offers = {"basic": 'Basic realm="WSMAN"', "negotiate": "Negotiate", "kerberos": "Kerberos"}
         return Outcome(False, [("WWW-Authenticate", offers[s]) for s in self.schemes])
 
     def check(self, authorization: str) -> Outcome:
@@ -93,9 +115,11 @@ class ConnectionAuth:
         if scheme == "basic" and "basic" in self.schemes:
             return self._basic(token)
         if scheme in ("negotiate", "ntlm") and "negotiate" in self.schemes:
-            return self._negotiate(token)
+            return self._step("negotiate", token)
+        if scheme == "kerberos" and "kerberos" in self.schemes:
+            return self._step("kerberos", token)
         if self.authenticated and self.context is not None and not authorization:
-            return Outcome(True)  # an established NTLM connection sends no header again
+            return Outcome(True)  # an established connection sends no header again
         return self.challenge()
 
     def _basic(self, token: str) -> Outcome:
@@ -107,39 +131,54 @@ class ConnectionAuth:
         good &= hmac.compare_digest(password, self.credentials.password)
         return Outcome(True) if good else self.challenge()
 
-    def _negotiate(self, token: str) -> Outcome:
+    def _step(self, scheme: str, token: str) -> Outcome:
+        """One leg of a Negotiate (NTLM or Kerberos) or Kerberos handshake."""
         try:
-            with _ntlm_users(self.credentials):
-                if self.context is None or self.authenticated:
+            with _acceptor(self.credentials):
+                if self.context is None or self.authenticated or scheme != self.scheme:
                     self.context = spnego.server(
-                        protocol="negotiate", options=spnego.NegotiateOptions.wrapping_winrm
+                        protocol=scheme, options=spnego.NegotiateOptions.wrapping_winrm
                     )
-                    self.authenticated = False
+                    self.scheme, self.authenticated = scheme, False
                 answer = self.context.step(base64.b64decode(token))
-        except (spnego.exceptions.SpnegoError, ValueError):
+        except (spnego.exceptions.SpnegoError, ValueError, AttributeError):
+            # AttributeError: python-gssapi defers a failed accept (e.g. a ticket for a
+            # principal not in the keytab) and pyspnego then reads flags of a context
+            # that never started.
             return self.challenge()
-        header = [("WWW-Authenticate", f"Negotiate {base64.b64encode(answer or b'').decode()}")]
+        name = scheme.capitalize()
+        header = [("WWW-Authenticate", f"{name} {base64.b64encode(answer or b'').decode()}")]
         if not self.context.complete:
             return Outcome(False, header)
         self.authenticated = True
-        return Outcome(True, header if answer else [])
+        return Outcome(True, header if answer else [], self.context.negotiated_protocol or "")
 
     # -- message encryption ---------------------------------------------------------
 
+    @property
+    def _protocol(self) -> bytes:
+        return _PROTOCOLS[self.scheme].encode()
+
     def unwrap(self, body: bytes) -> bytes:
-        """Decrypt a multipart/encrypted request body."""
+        """Decrypt a multipart/encrypted request body; ``Undecryptable`` if it cannot be."""
         if self.context is None:
-            raise ValueError("encrypted message on a connection without a security context")
+            raise Undecryptable("encrypted message on a connection without a security context")
+        parts = body.split(_BOUNDARY + b"\r\n\tContent-Type: " + self._protocol)[1:]
+        if not parts:
+            raise Undecryptable("no part sealed with this connection's protocol")
         plain = b""
-        for part in body.split(_BOUNDARY + b"\r\n\tContent-Type: " + _PROTOCOL.encode())[1:]:
+        for part in parts:
             length = _LENGTH.search(part)
             _, _, payload = part.partition(b"Content-Type: application/octet-stream\r\n")
             payload = payload.removesuffix(_BOUNDARY + b"--\r\n")
-            header_length = struct.unpack("<i", payload[:4])[0]
-            header, data = payload[4 : 4 + header_length], payload[4 + header_length :]
-            chunk = self.context.unwrap_winrm(header, data)
+            try:
+                header_length = struct.unpack("<i", payload[:4])[0]
+                header, data = payload[4 : 4 + header_length], payload[4 + header_length :]
+                chunk = self.context.unwrap_winrm(header, data)
+            except (struct.error, spnego.exceptions.SpnegoError) as exc:  # e.g. another context
+                raise Undecryptable(str(exc)) from exc
             if length is None or int(length[1]) != len(chunk):
-                raise ValueError("encrypted message length mismatch")
+                raise Undecryptable("encrypted message length mismatch")
             plain += chunk
         return plain
 
@@ -153,14 +192,15 @@ class ConnectionAuth:
         message = b"\r\n".join(
             [
                 _BOUNDARY,
-                b"\tContent-Type: " + _PROTOCOL.encode(),
+                b"\tContent-Type: " + self._protocol,
                 b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=%d" % length,
                 _BOUNDARY,
                 b"\tContent-Type: application/octet-stream",
                 wrapped + _BOUNDARY + b"--\r\n",
             ]
         )
-        content_type = f'multipart/encrypted;protocol="{_PROTOCOL}";boundary="Encrypted Boundary"'
+        protocol = _PROTOCOLS[self.scheme]
+        content_type = f'multipart/encrypted;protocol="{protocol}";boundary="Encrypted Boundary"'
         return content_type, message
 
 

@@ -31,6 +31,7 @@ from ddperm.scripts import ScriptRegistry
 from ddperm.testing.fakehost import FakeHost
 from ddperm.testing.winrm import soap
 from ddperm.testing.winrm.auth import (
+    KERBEROS_SCHEMES,
     SCHEMES,
     ConnectionAuth,
     Credentials,
@@ -47,7 +48,7 @@ _TEXT = [("Content-Type", "text/plain")]
 _SHUTDOWN_AFTER = 0.2
 """Seconds between the restart script's answer and the endpoint going away."""
 IDLE_TIMEOUT = 120.0
-"""Seconds an idle keep-alive connection is kept open."""
+"""Seconds an idle keep-alive connection is kept open (HTTP.sys's IdleConnectionTimeout)."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -59,8 +60,10 @@ class _Server(ThreadingHTTPServer):
         service: WinRMService,
         credentials: Credentials,
         schemes: tuple[str, ...],
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         super().__init__(address, _Handler)
+        self.idle_timeout = idle_timeout
         self.service = service
         self.credentials = credentials
         self.schemes = schemes
@@ -110,7 +113,6 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    timeout = IDLE_TIMEOUT
     server: _Server
 
     def setup(self) -> None:
@@ -118,6 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.request.settimeout(10)
             self.request.do_handshake()
         super().setup()
+        self.request.settimeout(self.server.idle_timeout)
         self.auth = ConnectionAuth(self.server.credentials, self.server.schemes)
         self.server.track(self.request, True)
 
@@ -149,6 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, b"", self.auth.challenge().headers)
             return
         outcome = self.auth.check(authorization)
+        if outcome.completed:
+            self.server.count(f"auth:{outcome.completed}")
         if not outcome.ok:
             self._send(401, b"", outcome.headers)
             return
@@ -156,8 +161,8 @@ class _Handler(BaseHTTPRequestHandler):
         encrypted = is_encrypted(content_type)
         try:
             plain = self.auth.unwrap(body) if encrypted else body
-        except ValueError:
-            self._send(400, b"Bad Request", _TEXT)
+        except ValueError:  # e.g. sealed by a context this connection does not hold
+            self._send(400, b"", [])  # as WinRM does: an empty 400, nothing ran
             return
         if not plain:  # the empty POST a client sends to set up message encryption
             self._send(200, b"", outcome.headers)
@@ -270,6 +275,18 @@ class Endpoint:
         return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}/wsman"
 
     @property
+    def open_connections(self) -> int:
+        """Client connections open now (an idle one is closed after ``idle_timeout``)."""
+        with self._server._lock:
+            return len(self._server._connections)
+
+    @property
+    def authentications(self) -> dict[str, int]:
+        """Completed Negotiate/Kerberos handshakes by mechanism, e.g. ``{"kerberos": 1}``."""
+        counts = self._server.counts
+        return {what[5:]: n for what, n in counts.items() if what.startswith("auth:")}
+
+    @property
     def http_requests(self) -> int:
         """HTTP requests served so far (auth round trips included)."""
         return self._server.counts["http"]
@@ -313,6 +330,9 @@ def serve(
     registry: ScriptRegistry | None = None,
     restart_downtime: float = 1.0,
     config: WinRMConfig | None = None,
+    idle_timeout: float = IDLE_TIMEOUT,
+    keytab: Path | None = None,
+    schemes: tuple[str, ...] | None = None,
 ) -> Iterator[Endpoint]:
     """Serve ``fake`` as a WinRM endpoint until the block ends (port 0: an ephemeral one).
 
@@ -322,16 +342,22 @@ def serve(
     settings; by default AllowUnencrypted is on only for "basic" (the setup Basic over
     http needs on Windows) and off otherwise, as on a fresh host. When a script restarts Windows,
     the endpoint goes away for ``restart_downtime`` seconds and comes back restarted.
+    A connection idle for ``idle_timeout`` seconds is closed. With ``keytab`` (the keys of
+    its HTTP/ and host/ service principals) it also accepts Kerberos, offered both inside
+    Negotiate and as the Kerberos scheme. ``schemes`` narrows what is offered, as WinRM's
+    service auth settings do (e.g. ``("kerberos",)``).
     """
-    if auth not in ("basic", "negotiate", "ntlm"):
-        raise ValueError(f"the twin speaks basic, negotiate or ntlm, not {auth!r}")
+    if auth not in ("basic", "negotiate", "ntlm", "kerberos"):
+        raise ValueError(f"the twin speaks basic, negotiate, ntlm or kerberos, not {auth!r}")
     runner = FakeHostRunner(fake if fake is not None else FakeHost(), registry)
     if config is None:
         config = WinRMConfig(allow_unencrypted=auth == "basic")
     service = WinRMService(runner, config)
     with tempfile.TemporaryDirectory(prefix="ddperm-twin-") as folder:
-        credentials = Credentials.written_to(Path(folder), username, password)
-        server = _Server((host, port), service, credentials, SCHEMES)
+        credentials = Credentials.written_to(Path(folder), username, password, keytab)
+        if schemes is None:
+            schemes = SCHEMES if keytab is None else KERBEROS_SCHEMES
+        server = _Server((host, port), service, credentials, schemes, idle_timeout)
         certificate = None
         if tls:
             certificate, key = write_self_signed(Path(folder), host)
