@@ -1,3 +1,3 @@
 """Imports every command module so each registers itself on ``app``."""
 
-from ddperm.cli import call, demo, fleet, group, provision, serve, twin  # noqa: F401
+from ddperm.cli import call, demo, fleet, group, jobs, provision, serve, twin  # noqa: F401

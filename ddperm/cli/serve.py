@@ -11,8 +11,10 @@ from typing import Annotated, Literal
 import typer
 
 from ddperm.cli import app
+from ddperm.cli.connection import check_positive
+from ddperm.errors import DdpermError
 from ddperm.host import Host
-from ddperm.service import DEFAULT_GROUP, Limits, ServiceStartError, running
+from ddperm.service import DEFAULT_GROUP, Limits, running
 from ddperm.service.config import default_address, default_audit_log
 
 Backend = Literal["twin", "local"]
@@ -30,18 +32,25 @@ def serve(
     group: Annotated[str, typer.Option(help="The only group (besides admins) let in.")] = (
         DEFAULT_GROUP
     ),
-    audit_log: Annotated[Path | None, typer.Option(help="Audit log (JSON lines).")] = None,
+    audit_log: Annotated[
+        Path | None,
+        typer.Option(help="Audit log (JSON lines).  [default: the system's, see README]"),
+    ] = None,
     no_windows_containers: Annotated[
         bool, typer.Option("--no-windows-containers", help="Refuse every Windows-engine route.")
     ] = False,
     read_timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds a request may take to arrive.")
+        float, typer.Option(callback=check_positive, help="Seconds a request may take to arrive.")
     ] = 10.0,
     backend: Annotated[
         Backend, typer.Option(help="twin: the in-process Windows-host twin; local: this machine.")
     ] = "twin",
 ) -> None:
-    """Run the helper until interrupted; without a real host (the default) it serves the twin."""
+    """Run the helper until interrupted; without a real host (the default) it serves the twin.
+
+    Exit codes: 0 stopped by SIGINT/SIGTERM; 2 it refused to start (no such group, the
+    audit log or the socket cannot be used safely, no PowerShell for --backend local).
+    """
     address = address or default_address()
     audit_log = audit_log or default_audit_log()
     enabled = not no_windows_containers
@@ -50,7 +59,10 @@ def serve(
         if backend == "local":
             from ddperm.transports.local import local
 
-            return local(persistent=True, windows_containers_enabled=enabled)
+            try:
+                return local(persistent=True, windows_containers_enabled=enabled)
+            except DdpermError as exc:
+                raise typer.BadParameter(str(exc), param_hint="'--backend local'") from None
         from ddperm.testing import twin_host
 
         return twin_host(windows_containers_enabled=enabled)
@@ -62,24 +74,20 @@ def serve(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    try:
-        with running(
-            host,
-            address=address,
-            group=group,
-            audit_log=audit_log,
-            windows_containers_enabled=enabled,
-            limits=Limits(read_timeout=read_timeout),
-        ):
-            typer.echo(
-                f"ddperm service on {address} for {group} (and administrators); "
-                f"backend: {BACKEND_NAMES[backend]}; "
-                f"windows containers {'enabled' if enabled else 'disabled'}; audit log {audit_log}",
-                err=True,
-            )
-            while not stop.wait(1.0):
-                pass
-    except ServiceStartError as exc:
-        typer.echo(f"ddperm serve: refusing to start: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with running(
+        host,
+        address=address,
+        group=group,
+        audit_log=audit_log,
+        windows_containers_enabled=enabled,
+        limits=Limits(read_timeout=read_timeout),
+    ):
+        typer.echo(
+            f"ddperm service on {address} for {group} (and administrators); "
+            f"backend: {BACKEND_NAMES[backend]}; "
+            f"windows containers {'enabled' if enabled else 'disabled'}; audit log {audit_log}",
+            err=True,
+        )
+        while not stop.wait(1.0):
+            pass
     typer.echo("ddperm service stopped", err=True)
