@@ -121,6 +121,7 @@ def _log_to_stderr(verbose: int) -> None:
     logger = logging.getLogger("ddperm")
     for old in [h for h in logger.handlers if getattr(h, "ddperm_cli", False)]:
         logger.removeHandler(old)
+        logger.setLevel(logging.NOTSET)
     if verbose:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

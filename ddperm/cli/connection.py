@@ -34,6 +34,13 @@ def check_host(value: str) -> str:
     return value
 
 
+def check_port(value: int | None) -> int | None:
+    """A TCP port, 1 to 65535 (or None: the default for the scheme)."""
+    if value is not None and not 1 <= value <= 65535:
+        raise typer.BadParameter(f"{value} is not a port number (1 to 65535)")
+    return value
+
+
 def check_positive(value: float) -> float:
     """Seconds: more than zero."""
     if not value > 0:
@@ -51,7 +58,9 @@ HostArg = Annotated[
 ]
 Port = Annotated[
     int | None,
-    typer.Option(min=1, max=65535, help="WinRM port  [default: 5986 with --https, 5985 --http]"),
+    typer.Option(
+        callback=check_port, help="WinRM port  [default: 5986 with --https, 5985 with --http]"
+    ),
 ]
 Https = Annotated[bool, typer.Option("--https/--http", help="HTTPS (certificate checked) or HTTP.")]
 AuthOpt = Annotated[Auth, typer.Option("--auth", help="How to log in.")]

@@ -82,14 +82,15 @@ def vm_start(host: HostArg, as_json: AsJson = False, *, target: Target) -> None:
 def vm_stop(
     host: HostArg,
     force: Annotated[
-        bool, typer.Option("--force", help="Turn it off (no guest shutdown).")
+        bool,
+        typer.Option("--force", help="Turn it off if the shutdown does not finish in time."),
     ] = False,
     timeout: StopTimeout = vm.DEFAULT_STOP_TIMEOUT,
     as_json: AsJson = False,
     *,
     target: Target,
 ) -> None:
-    """Stop DockerDesktopVM: a guest shutdown, or --force to turn it off."""
+    """Stop DockerDesktopVM: a guest shutdown within --timeout seconds."""
     run(target, "vm stop", lambda h: h.vm.stop(force=force, timeout=timeout), as_json)
 
 

@@ -26,7 +26,7 @@ _UNLIMITED = 10_000  # columns: a pipe or a CI log has no width to wrap or cut a
 
 def clean(text: object) -> str:
     """``str(text)`` with every control character except newline and tab escaped."""
-    return _CONTROL.sub(lambda m: _escape_char(m[0]), str(text))
+    return _CONTROL.sub(lambda m: _escape_char(m[0]), str(text).replace("\r\n", "\n"))
 
 
 def one_line(text: object) -> str:

@@ -72,8 +72,6 @@ def serve(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     with running(
         host,
         address=address,
@@ -82,6 +80,8 @@ def serve(
         windows_containers_enabled=enabled,
         limits=Limits(read_timeout=read_timeout),
     ):
+        signal.signal(signal.SIGINT, on_signal)  # once started: a refusal leaves them alone
+        signal.signal(signal.SIGTERM, on_signal)
         typer.echo(
             f"ddperm service on {address} for {group} (and administrators); "
             f"backend: {BACKEND_NAMES[backend]}; "
