@@ -25,15 +25,10 @@ from ddperm.cli.exitcodes import ExitCode
 from ddperm.errors import HostError, TransportError
 from ddperm.testing import FakeHost
 from ddperm.testing.winrm import Endpoint, serve
+from tests.cli_helpers import closed_port, no_ddperm_environment  # noqa: F401
 
 USER, PASSWORD = "twin-admin", "Err0r-table-pw"
 USAGE, UNREACHABLE, HOST_FAILED = ExitCode.USAGE, ExitCode.UNREACHABLE, ExitCode.HOST_FAILED
-
-
-@pytest.fixture(autouse=True)
-def _no_ddperm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [n for n in os.environ if n.startswith("DDPERM_")]:
-        monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +41,6 @@ def endpoint() -> Iterator[Endpoint]:
 def tls_endpoint() -> Iterator[Endpoint]:
     with serve(FakeHost(), username=USER, password=PASSWORD, tls=True) as ep:
         yield ep
-
-
-@pytest.fixture(scope="module")
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -183,9 +171,10 @@ IN_PROCESS: list[tuple[list[str], int, tuple[str, ...]]] = [
 
 @pytest.mark.parametrize(("args", "code", "words"), IN_PROCESS, ids=lambda v: repr(v)[:60])
 def test_wrong_input_is_one_line_and_its_exit_code(
-    args: list[str], code: int, words: tuple[str, ...], files: Path, closed_port: int
+    args: list[str], code: int, words: tuple[str, ...], files: Path
 ) -> None:
-    filled = [a.replace("{files}", str(files)).replace("{closed}", str(closed_port)) for a in args]
+    port = str(closed_port())
+    filled = [a.replace("{files}", str(files)).replace("{closed}", port) for a in args]
     exit_code, _, stderr = run(*filled)
     assert exit_code == code, stderr
     assert_one_error_line(stderr, *words)

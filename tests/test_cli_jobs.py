@@ -7,7 +7,6 @@ looks at the machine's state to see that the job happened (or, refused, did not)
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +19,9 @@ from ddperm.cli.exitcodes import ExitCode
 from ddperm.components.vm import VMSpec
 from ddperm.testing import FakeHost, twin_host
 from ddperm.testing.winrm import Endpoint, serve
+from tests.cli_helpers import no_ddperm_environment  # noqa: F401
 
 USER, PASSWORD = "jobs-admin", "J0bs-pw-123"
-
-
-@pytest.fixture(autouse=True)
-def _no_ddperm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [n for n in os.environ if n.startswith("DDPERM_")]:
-        monkeypatch.delenv(name)
 
 
 @pytest.fixture

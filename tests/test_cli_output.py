@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,14 +18,9 @@ from ddperm.components.system import ddperm_version
 from ddperm.fleet import FleetReport, HostResult
 from ddperm.testing import FakeHost, twin_host
 from ddperm.testing.winrm import Endpoint, serve
+from tests.cli_helpers import closed_port, no_ddperm_environment  # noqa: F401
 
 USER, PASSWORD = "out-admin", "0utput-pw"
-
-
-@pytest.fixture(autouse=True)
-def _no_ddperm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [n for n in os.environ if n.startswith("DDPERM_")]:
-        monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +40,6 @@ def inventory(path: Path, rows: list[tuple[str, str, int]]) -> Path:
     lines += [f"{name},{host},{port},no,basic,never,{USER},{PASSWORD}" for name, host, port in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_no_column_is_cut_short_in_a_pipe(tmp_path: Path, healthy: Endpoint) -> None:

@@ -26,7 +26,10 @@ _state = {"verbose": 0}
 
 
 class DdpermCommand(TyperGroup):
-    """The root command: runs one command and turns any failure into one line + exit code."""
+    """The root command: runs one command and turns any failure into one line + exit code.
+
+    ``main`` always ends the process (``sys.exit``), whatever ``standalone_mode`` says.
+    """
 
     def main(  # type: ignore[override]
         self,

@@ -51,6 +51,7 @@ def check_positive(value: float) -> float:
 HostArg = Annotated[
     str,
     typer.Argument(
+        metavar="HOST",
         help="Host name or address of the Windows machine.",
         callback=check_host,
         show_default=False,
@@ -66,11 +67,23 @@ Https = Annotated[bool, typer.Option("--https/--http", help="HTTPS (certificate 
 AuthOpt = Annotated[Auth, typer.Option("--auth", help="How to log in.")]
 User = Annotated[
     str | None,
-    typer.Option("--user", envvar="DDPERM_USERNAME", show_envvar=True, show_default=False),
+    typer.Option(
+        "--user",
+        envvar="DDPERM_USERNAME",
+        show_envvar=True,
+        show_default=False,
+        help="User name (DOMAIN\\user or user@domain for a domain account).",
+    ),
 ]
 Password = Annotated[
     str | None,
-    typer.Option("--password", envvar="DDPERM_PASSWORD", show_default=False, show_envvar=True),
+    typer.Option(
+        "--password",
+        envvar="DDPERM_PASSWORD",
+        show_default=False,
+        show_envvar=True,
+        help="Password (better: the environment variable, or --ask-password).",
+    ),
 ]
 AskPassword = Annotated[bool, typer.Option("--ask-password", help="Prompt (hidden) for it.")]
 CACert = Annotated[

@@ -30,7 +30,7 @@ _MEANINGS = {
     ExitCode.HOST_FAILED: "the host reported an error, or a job or step failed",
     ExitCode.CHANGES_PENDING: "changes pending (provision --check; a restart is needed)",
     ExitCode.INTERNAL: "ddperm itself failed (a bug; -v shows the traceback)",
-    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C), or a confirmation declined",
 }
 
 

@@ -104,7 +104,10 @@ def health(
 Inventory = Annotated[
     Path,
     typer.Argument(
-        exists=True, help="Ansible inventory (INI/YAML/folder) or .csv", show_default=False
+        exists=True,
+        metavar="INVENTORY",
+        help="Ansible inventory (INI/YAML/folder) or .csv",
+        show_default=False,
     ),
 ]
 

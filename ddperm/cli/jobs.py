@@ -26,19 +26,17 @@ from ddperm.service.protocol import summarize
 
 M = TypeVar("M", bound=BaseModel)
 
-vm_app = typer.Typer(help="DockerDesktopVM: info, start, stop.", no_args_is_help=True)
-hosts_app = typer.Typer(help="The kubernetes.docker.internal hosts entry.", no_args_is_help=True)
-engine_app = typer.Typer(help="The Windows Docker engine service.", no_args_is_help=True)
-policy_app = typer.Typer(help="The Registry Access Management policy cache.", no_args_is_help=True)
-vhd_app = typer.Typer(help="DockerDesktopVM's disk: size, move.", no_args_is_help=True)
-for _name, _sub in (
-    ("vm", vm_app),
-    ("hosts", hosts_app),
-    ("engine", engine_app),
-    ("policy", policy_app),
-    ("vhd", vhd_app),
-):
-    app.add_typer(_sub, name=_name)
+APPS = {
+    "vm": typer.Typer(help="DockerDesktopVM: info, start, stop.", no_args_is_help=True),
+    "hosts": typer.Typer(help="The kubernetes.docker.internal hosts entry.", no_args_is_help=True),
+    "engine": typer.Typer(help="The Windows Docker engine service.", no_args_is_help=True),
+    "policy": typer.Typer(
+        help="The Registry Access Management policy cache.", no_args_is_help=True
+    ),
+    "vhd": typer.Typer(help="DockerDesktopVM's disk: size, move.", no_args_is_help=True),
+}
+for _name, _group in APPS.items():
+    app.add_typer(_group, name=_name)
 
 EngineTimeout = Annotated[
     int, typer.Option(min=1, max=engine.MAX_TIMEOUT, help="Seconds to wait for the service.")
@@ -63,21 +61,90 @@ def read_model(path: Path, model: type[M], option: str) -> M:
         raise typer.BadParameter(f"{path}: {summarize(exc)}", param_hint=f"'{option}'") from None
 
 
-@vm_app.command("info")
-@connected
-def vm_info(host: HostArg, as_json: AsJson = False, *, target: Target) -> None:
-    """DockerDesktopVM as Hyper-V reports it (vm: - when it does not exist)."""
-    run(target, "vm info", lambda h: vm.VMInfoResult(vm=h.vm.info()), as_json)
+def plain(group: str, name: str, summary: str, job: Callable[[Host], BaseModel]) -> None:
+    """Register ``ddperm GROUP NAME HOST [--json]``: a job without options of its own."""
+
+    def command(host: HostArg, as_json: AsJson = False, *, target: Target) -> None:
+        run(target, f"{group} {name}", job, as_json)
+
+    command.__doc__ = summary
+    APPS[group].command(name)(connected(command))
 
 
-@vm_app.command("start")
-@connected
-def vm_start(host: HostArg, as_json: AsJson = False, *, target: Target) -> None:
-    """Start DockerDesktopVM (nothing changes when it runs already)."""
-    run(target, "vm start", lambda h: h.vm.start(), as_json)
+def engine_change(name: str, summary: str, change: Callable[[Host, int], BaseModel]) -> None:
+    """Register ``ddperm engine NAME HOST [--timeout N]``."""
+
+    def command(
+        host: HostArg,
+        timeout: EngineTimeout = engine.DEFAULT_TIMEOUT,
+        as_json: AsJson = False,
+        *,
+        target: Target,
+    ) -> None:
+        run(target, f"engine {name}", lambda h: change(h, timeout), as_json)
+
+    command.__doc__ = summary
+    APPS["engine"].command(name)(connected(command))
 
 
-@vm_app.command("stop")
+plain(
+    "vm",
+    "info",
+    "DockerDesktopVM as Hyper-V reports it (vm: - when it does not exist).",
+    lambda h: vm.VMInfoResult(vm=h.vm.info()),
+)
+plain(
+    "vm", "start", "Start DockerDesktopVM (nothing changes when it runs).", lambda h: h.vm.start()
+)
+plain(
+    "hosts",
+    "status",
+    "Whether the hosts file has ddperm's kubernetes.docker.internal section.",
+    lambda h: h.hosts_file.status(),
+)
+plain(
+    "hosts",
+    "ensure",
+    "Write the kubernetes.docker.internal section (no byte changes when it is there).",
+    lambda h: h.hosts_file.ensure(),
+)
+plain(
+    "engine",
+    "status",
+    "Whether the Windows Docker engine service is installed and running.",
+    lambda h: h.engine.status(),
+)
+engine_change(
+    "start",
+    "Start the Windows Docker engine (nothing changes when it runs).",
+    lambda h, timeout: h.engine.start(timeout=timeout),
+)
+engine_change(
+    "stop",
+    "Stop the Windows Docker engine (nothing changes when it is stopped).",
+    lambda h, timeout: h.engine.stop(timeout=timeout),
+)
+plain(
+    "policy",
+    "status",
+    "The policy cache's state (problem names what is wrong).",
+    lambda h: h.policy.status(),
+)
+plain(
+    "policy",
+    "read",
+    "The cached policy, checked (owner, ACL, hash); fails closed (exit 4).",
+    lambda h: h.policy.read(),
+)
+plain(
+    "vhd",
+    "size",
+    "The size of DockerDesktopVM's disk (what the guest sees, what the file takes).",
+    lambda h: h.vhd.size(),
+)
+
+
+@APPS["vm"].command("stop")
 @connected
 def vm_stop(
     host: HostArg,
@@ -94,67 +161,6 @@ def vm_stop(
     run(target, "vm stop", lambda h: h.vm.stop(force=force, timeout=timeout), as_json)
 
 
-@hosts_app.command("status")
-@connected
-def hosts_status(host: HostArg, as_json: AsJson = False, *, target: Target) -> None:
-    """Whether the hosts file has ddperm's kubernetes.docker.internal section."""
-    run(target, "hosts file", lambda h: h.hosts_file.status(), as_json)
-
-
-@hosts_app.command("ensure")
-@connected
-def hosts_ensure(host: HostArg, as_json: AsJson = False, *, target: Target) -> None:
-    """Write the kubernetes.docker.internal section (no byte changes when it is there)."""
-    run(target, "hosts ensure", lambda h: h.hosts_file.ensure(), as_json)
-
-
-@engine_app.command("status")
-@connected
-def engine_status(host: HostArg, as_json: AsJson = False, *, target: Target) -> None:
-    """Whether the Windows Docker engine service is installed and running."""
-    run(target, "engine", lambda h: h.engine.status(), as_json)
-
-
-@engine_app.command("start")
-@connected
-def engine_start(
-    host: HostArg,
-    timeout: EngineTimeout = engine.DEFAULT_TIMEOUT,
-    as_json: AsJson = False,
-    *,
-    target: Target,
-) -> None:
-    """Start the Windows Docker engine (nothing changes when it runs already)."""
-    run(target, "engine start", lambda h: h.engine.start(timeout=timeout), as_json)
-
-
-@engine_app.command("stop")
-@connected
-def engine_stop(
-    host: HostArg,
-    timeout: EngineTimeout = engine.DEFAULT_TIMEOUT,
-    as_json: AsJson = False,
-    *,
-    target: Target,
-) -> None:
-    """Stop the Windows Docker engine (nothing changes when it is stopped)."""
-    run(target, "engine stop", lambda h: h.engine.stop(timeout=timeout), as_json)
-
-
-@policy_app.command("status")
-@connected
-def policy_status(host: HostArg, as_json: AsJson = False, *, target: Target) -> None:
-    """The policy cache's state (problem names what is wrong)."""
-    run(target, "policy cache", lambda h: h.policy.status(), as_json)
-
-
-@policy_app.command("read")
-@connected
-def policy_read(host: HostArg, as_json: AsJson = False, *, target: Target) -> None:
-    """The cached policy, checked (owner, ACL, hash); fails closed (exit 4)."""
-    run(target, "policy", lambda h: h.policy.read(), as_json)
-
-
 PolicyFile = Annotated[
     Path,
     typer.Option(
@@ -168,7 +174,7 @@ PolicyFile = Annotated[
 ]
 
 
-@policy_app.command("cache")
+@APPS["policy"].command("cache")
 @connected
 def policy_cache(
     host: HostArg, file: PolicyFile, as_json: AsJson = False, *, target: Target
@@ -178,19 +184,15 @@ def policy_cache(
     run(target, "policy cache", lambda h: h.policy.cache(policy), as_json)
 
 
-@vhd_app.command("size")
-@connected
-def vhd_size(host: HostArg, as_json: AsJson = False, *, target: Target) -> None:
-    """The size of DockerDesktopVM's disk (what the guest sees, what the file takes)."""
-    run(target, "vhd size", lambda h: h.vhd.size(), as_json)
-
-
-@vhd_app.command("move")
+@APPS["vhd"].command("move")
 @connected
 def vhd_move(
     host: HostArg,
     destination: Annotated[
-        str, typer.Argument(help="A folder or a .vhdx path on HOST.", show_default=False)
+        str,
+        typer.Argument(
+            metavar="DESTINATION", help="A folder or a .vhdx path on HOST.", show_default=False
+        ),
     ],
     as_json: AsJson = False,
     *,
