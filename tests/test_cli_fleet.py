@@ -67,16 +67,17 @@ def test_health_exit_code_gates_on_problems(endpoints: dict[str, Endpoint]) -> N
     assert "healthy" in good.stdout
     broken = ddperm(*_health_args(endpoints["broken"]), "--json")
     assert broken.returncode == 1
-    result = json.loads(broken.stdout)
-    assert result["outcome"] == "unhealthy"
-    codes = [p["code"] for p in result["report"]["bootloader"]["problems"]]
+    result = json.loads(broken.stdout)  # the same HealthReport as host.health()
+    assert result["healthy"] is False
+    codes = [p["code"] for p in result["bootloader"]["problems"]]
     assert codes == ["HYPERVISOR_LAUNCH_OFF"]
 
 
 def test_wrong_password_is_reported_and_never_echoed(endpoints: dict[str, Endpoint]) -> None:
     run = ddperm(*_health_args(endpoints["good"]), password="Wrong-pw-123")
-    assert run.returncode == 1
-    assert "auth_failed" in run.stdout
+    assert run.returncode == 3
+    assert run.stderr.startswith("ddperm: error: ")
+    assert "Failed to authenticate" in run.stderr
     assert "Wrong-pw-123" not in run.stdout + run.stderr
 
 
@@ -129,6 +130,6 @@ def test_audit_of_a_healthy_fleet_exits_zero(
 
 def test_bad_input_is_a_usage_error(tmp_path: Path) -> None:
     missing = ddperm("audit", str(tmp_path / "nope.ini"))
-    assert missing.returncode != 0
+    assert missing.returncode == 2
     both = ddperm("audit", str(tmp_path), "--json", "--csv")
     assert both.returncode == 2

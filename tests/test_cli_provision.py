@@ -31,13 +31,13 @@ def test_check_apply_reboot_and_a_second_check() -> None:
     fake = fresh_machine()
     with serve(fake, username=USER, password=PASSWORD) as endpoint:
         check = ddperm(endpoint, "--check", "--docker-user", "alice", "--vm", "--cpus", "4")
-        assert check.returncode == 1, check.stderr
+        assert check.returncode == 5, check.stderr  # changes pending
         assert "features" in check.stdout
         assert "restart" in check.stdout
         assert not [n for n, _ in fake.calls if n in WRITES]
 
         no_reboot = ddperm(endpoint, "--apply", "--docker-user", "alice", "--vm")
-        assert no_reboot.returncode == 1
+        assert no_reboot.returncode == 5  # still pending: the restart
         assert "must restart" in no_reboot.stdout
         assert fake.features["Microsoft-Hyper-V"] == "EnablePending"
 
@@ -56,8 +56,9 @@ def test_not_elevated_is_one_clear_line() -> None:
     fake.caller.elevated = False
     with serve(fake, username=USER, password=PASSWORD) as endpoint:
         run = ddperm(endpoint, "--apply")
-    assert run.returncode == 1
-    assert "ElevationRequired" in run.stdout
+    assert run.returncode == 3  # not enough rights
+    assert run.stderr.startswith("ddperm: error: provisioning requires elevation")
+    assert run.stderr.count("\n") == 1
     assert "Traceback" not in run.stdout + run.stderr
     assert not [n for n, _ in fake.calls if n in WRITES]
 

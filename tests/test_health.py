@@ -200,7 +200,9 @@ def test_no_policy_cache_is_fine_an_untrusted_one_is_not(backend: Backend) -> No
     fake.fs.set_acl(POLICY_FILE, {EVERYONE: "FullControl"})
     report = backend.host.health()
     assert codes(report, "policy") == ["POLICY_UNTRUSTED"]
-    assert "host.policy.cache" in report.policy.problems[0].fix
+    (problem,) = report.policy.problems
+    assert problem.python == "host.policy.cache(policy)"
+    assert problem.command == "ddperm policy cache HOST --file policy.json"
 
 
 def test_enable_fix_names_the_feature(backend: Backend) -> None:

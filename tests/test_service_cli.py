@@ -58,8 +58,10 @@ def test_serve_says_it_runs_the_twin(served: tuple[str, str, Path]) -> None:
 def test_call_health_prints_what_the_library_reports(served: tuple[str, str, Path]) -> None:
     path, _, audit = served
     done = ddperm("call", "health", "-a", path)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == twin_host().health().model_dump(mode="json")
+    expected = twin_host().health()
+    assert not expected.healthy  # the served twin has no hosts entry yet
+    assert done.returncode == 1, done.stderr  # problems found
+    assert json.loads(done.stdout) == expected.model_dump(mode="json")
     assert json.loads(audit.read_text().splitlines()[-1])["route"] == "health"
 
 
@@ -80,14 +82,14 @@ def test_call_passes_typed_parameters(served: tuple[str, str, Path]) -> None:
 def test_call_reports_a_refusal_and_fails(served: tuple[str, str, Path]) -> None:
     path, _, _ = served
     done = ddperm("call", "vm.create", r"data_folder=C:\Windows\System32", "-a", path)
-    assert done.returncode == 1
+    assert done.returncode == 2  # the service refused the request
     assert "bad_request" in done.stderr
     assert "data_folder" in done.stderr
 
 
 def test_call_without_a_service_fails_cleanly(tmp_path: Path) -> None:
     done = ddperm("call", "health", "-a", str(tmp_path / "nothing.sock"))
-    assert done.returncode == 2
+    assert done.returncode == 3
     assert "cannot connect" in done.stderr
 
 
@@ -102,7 +104,7 @@ def test_serve_refuses_to_start_without_its_group(tmp_path: Path) -> None:
     done = ddperm(
         "serve", "-a", str(tmp_path / "s.sock"), "--group", "no-such-group", "--audit-log", audit
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "does not exist" in done.stderr
 
 

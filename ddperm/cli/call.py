@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from ddperm.cli import app
-from ddperm.errors import DdpermError, TransportError
+from ddperm.cli.connection import check_positive
+from ddperm.cli.exitcodes import ExitCode
 from ddperm.service import ROUTES, Client
-from ddperm.service.client import ServiceError
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -34,25 +34,24 @@ def call(
     ] = None,
     params: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE parameters.")] = None,
     address: Annotated[
-        str | None, typer.Option("--address", "-a", help="Socket path or pipe name.")
+        str | None,
+        typer.Option("--address", "-a", help="Socket path or pipe name.  [default: the service's]"),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 120.0,
+    timeout: Annotated[
+        float, typer.Option(callback=check_positive, help="Seconds to wait for the answer.")
+    ] = 120.0,
 ) -> None:
-    """Ask the ddperm service to run ROUTE and print its result as JSON."""
+    """Ask the ddperm service to run ROUTE and print its result as JSON.
+
+    Exit codes: 0 done (for health: healthy), 1 health found problems, 2 the service
+    refused the request, 3 no service or not allowed, 4 the job failed on the host.
+    """
     if route is None:
         for name, known in sorted(ROUTES.items()):
             typer.echo(f"{name:32} {known.summary}")
         return
-    try:
-        with Client(address, timeout=timeout) as client:
-            result = client.request(route, parse_params(params or []))
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    except TransportError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except DdpermError as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with Client(address, timeout=timeout) as client:
+        result = client.request(route, parse_params(params or []))
     typer.echo(json.dumps(result, indent=2))
+    if route == "health" and result.get("healthy") is not True:
+        raise typer.Exit(ExitCode.PROBLEMS)

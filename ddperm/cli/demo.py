@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ddperm.cli import app
-from ddperm.cli.connection import (
-    AskPassword,
-    AuthOpt,
-    CACert,
-    Encryption,
-    Https,
-    Insecure,
-    Password,
-    Port,
-    User,
-    target_from,
-)
-from ddperm.components.health import HealthReport
+from ddperm.cli.connection import check_host, connected
+from ddperm.cli.output import cell, clean, console, flatten
+from ddperm.components.health import HealthReport, Problem
 from ddperm.components.vm import VMSpec
 from ddperm.errors import DdpermError
+from ddperm.fleet import Target
 from ddperm.host import Host
 from ddperm.testing import FakeHost, twin_host
 
-console = Console(highlight=False)
-_HEX = frozenset("0123456789abcdef")
+_STATUS_STYLE = {"ok": "green", "problem": "yellow", "error": "red", "disabled": "dim"}
 
 
 def _health_table(report: HealthReport) -> Table:
@@ -38,36 +28,31 @@ def _health_table(report: HealthReport) -> Table:
     table.add_column("check")
     table.add_column("status")
     table.add_column("problem → fix")
-    colours = {"ok": "green", "problem": "yellow", "error": "red", "disabled": "dim"}
     for name, check in report.checks.items():
-        fixes = "\n".join(f"{p.message} → {p.fix}" for p in check.problems) or "-"
-        table.add_row(name, f"[{colours[check.status]}]{check.status}[/]", fixes)
+        fixes = "\n".join(_fix(p) for p in check.problems) or "-"
+        table.add_row(name, Text(check.status, style=_STATUS_STYLE[check.status]), cell(fixes))
     return table
 
 
+def _fix(problem: Problem) -> str:
+    """The message, the fix, and the library call that does it (this is a library tour)."""
+    call = f" ({problem.python})" if problem.python else ""
+    return f"{problem.message} → {problem.fix}{call}"
+
+
 def _step(title: str, action: Callable[[], object]) -> None:
-    console.print(f"\n[bold]{title}[/]")
+    out = console()
+    out.print(f"\n[bold]{title}[/]")
     try:
         result = action()
     except DdpermError as exc:
-        console.print(f"  [red]{type(exc).__name__}[/]: {exc}")
+        out.print(Text.assemble("  ", (type(exc).__name__, "red"), f": {clean(exc)}"))
         return
     if isinstance(result, Table):
-        console.print(result)
+        out.print(result)
     elif isinstance(result, BaseModel):
-        for key, value in _flatten(result.model_dump(mode="json")):
-            console.print(f"  {key:<28} {value}")
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, object]]:
-    """Model fields as (dotted key, value) lines; 64-hex hashes shortened."""
-    for key, value in data.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{key}.")
-        elif isinstance(value, str) and len(value) == 64 and all(c in _HEX for c in value):
-            yield f"{prefix}{key}", value[:12] + "…"
-        else:
-            yield f"{prefix}{key}", value
+        for key, value in flatten(result.model_dump(mode="json")):
+            out.print(cell(f"  {key:<28} {value}"))
 
 
 def tour(host: Host) -> None:
@@ -107,36 +92,35 @@ def _demo_twin() -> Host:
 
 
 @app.command()
+@connected
 def demo(
     host: Annotated[
-        str | None, typer.Option("--host", help="A real Windows machine (default: the twin).")
+        str | None,
+        typer.Option(
+            "--host",
+            callback=lambda value: value if value is None else check_host(value),
+            help="A real Windows machine.  [default: the in-process twin]",
+        ),
     ] = None,
-    port: Port = None,
-    https: Https = True,
-    auth: AuthOpt = "negotiate",
-    user: User = None,
-    password: Password = None,
-    ask_password: AskPassword = False,
-    ca_cert: CACert = None,
-    insecure: Insecure = False,
-    encryption: Encryption = "auto",
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before changing it.")
     ] = False,
+    *,
+    target: Target | None,
 ) -> None:
     """A short scripted tour: health, the hosts entry, the VM, the guard.
 
     Without --host it runs against the in-process Windows-host twin. With --host it
     changes that machine for real (hosts entry, DockerDesktopVM), so it asks first.
     """
-    if host is None:
-        console.print("[bold]ddperm demo[/] against the in-process Windows-host twin")
+    out = console()
+    if target is None:
+        out.print("[bold]ddperm demo[/] against the in-process Windows-host twin")
         with _demo_twin() as twin:
             tour(twin)
         return
     if not yes:
         typer.confirm(f"This creates and starts DockerDesktopVM on {host}. Continue?", abort=True)
-    target = target_from(host, locals())
-    console.print(f"[bold]ddperm demo[/] against {host} over WinRM")
+    out.print(Text.assemble(("ddperm demo", "bold"), f" against {clean(host)} over WinRM"))
     with target.connect() as real:
         tour(real)

@@ -4,129 +4,156 @@ from __future__ import annotations
 
 import csv
 import io
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from ddperm.cli import app
+from ddperm.cli import app, quiet_second_interrupt
 from ddperm.cli.connection import (
+    AsJson,
     AskPassword,
-    AuthOpt,
-    CACert,
-    Encryption,
-    Https,
-    Insecure,
+    Deadline,
+    HostArg,
     Password,
-    Port,
     User,
+    check_positive,
+    connected,
+    connection_flags,
     password_from,
-    target_from,
-    target_options,
 )
-from ddperm.fleet import FleetReport, Target, audit, check_host, load_targets
-from ddperm.fleet.report import HostResult
+from ddperm.cli.exitcodes import ExitCode
+from ddperm.cli.failures import summarize_transport
+from ddperm.cli.output import cell, clean, console, print_json
+from ddperm.components.health import HealthReport, Problem
+from ddperm.fleet import FleetReport, Target, audit, connect_target, load_targets
 
-console = Console(highlight=False)
 _STYLE = {"healthy": "green", "unhealthy": "yellow"}
+_CHECK_STYLE = {"ok": "green", "problem": "yellow", "disabled": "dim"}
+_TRANSPORT_OUTCOMES = ("unreachable", "timed_out")
 
 
-def _host_table(result: HostResult) -> Table:
-    table = Table(title=f"{result.name}: {result.outcome}", title_justify="left")
-    table.add_column("check")
-    table.add_column("status")
-    table.add_column("fix")
-    if result.report is None:
-        table.add_row("-", "[red]not asked[/]", result.error or "")
-        return table
-    for name, check in result.report.checks.items():
-        fixes = "\n".join(f"[{p.code}] {p.fix}" for p in check.problems) or "-"
-        colour = {"ok": "green", "problem": "yellow", "disabled": "dim"}.get(check.status, "red")
-        table.add_row(name, f"[{colour}]{check.status}[/]", fixes)
+def fix_text(problem: Problem, target: Target) -> str:
+    """A problem's fix for the command line: the words, then the ddperm command to run."""
+    text = f"[{problem.code}] {problem.fix}"
+    if problem.command:
+        where = " ".join(filter(None, (shlex.quote(target.server), connection_flags(target))))
+        text += "\n  " + problem.command.replace("HOST", where)
+    return clean(text)
+
+
+def _health_table(target: Target, report: HealthReport) -> Table:
+    outcome = "healthy" if report.healthy else "unhealthy"
+    table = Table(title=cell(f"{target.name}: {outcome}"), title_justify="left")
+    for column in ("check", "status", "fix"):
+        table.add_column(column)
+    for name, check in report.checks.items():
+        fixes = "\n".join(fix_text(p, target) for p in check.problems) or "-"
+        status = Text(check.status, style=_CHECK_STYLE.get(check.status, "red"))
+        table.add_row(name, status, Text(fixes))
     return table
 
 
 def _fleet_table(report: FleetReport) -> Table:
     rows = report.rows()
-    table = Table(title=report.summary(), title_justify="left")
+    table = Table(title=cell(report.summary()), title_justify="left")
     columns = [c for c in (rows[0] if rows else {}) if c not in ("server", "groups", "seconds")]
     for column in columns:
         table.add_column(column)
     for row in rows:
-        cells = ["" if row[c] is None else str(row[c]) for c in columns]
+        if row["outcome"] in _TRANSPORT_OUTCOMES:
+            row["error"] = summarize_transport(row["error"])
         style = _STYLE.get(row["outcome"], "red")
+        cells = [cell("" if row[c] is None else row[c]) for c in columns]
         table.add_row(*cells, style=None if style == "green" else style)
     return table
 
 
+def _csv(report: FleetReport) -> str:
+    rows = report.rows()
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["host"])
+    writer.writeheader()
+    writer.writerows({k: clean(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows)
+    return buffer.getvalue()
+
+
 @app.command()
+@connected
 def health(
-    host: Annotated[str, typer.Argument(help="Host name or address of the Windows machine.")],
-    port: Port = None,
-    https: Https = True,
-    auth: AuthOpt = "negotiate",
-    user: User = None,
-    password: Password = None,
-    ask_password: AskPassword = False,
-    ca_cert: CACert = None,
-    insecure: Insecure = False,
-    encryption: Encryption = "auto",
-    deadline: Annotated[float, typer.Option(help="Seconds before giving up.")] = 60.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    host: HostArg,
+    deadline: Deadline = 60.0,
+    as_json: AsJson = False,
+    *,
+    target: Target,
 ) -> None:
     """Every health check of one machine in one round trip; exit 1 unless healthy."""
-    target = target_from(host, locals())
-    result = check_host(target, deadline)
+    with connect_target(target, deadline) as machine:
+        report = machine.health()
     if as_json:
-        typer.echo(result.model_dump_json(indent=2))
+        print_json(report)
     else:
-        console.print(_host_table(result))
-    raise typer.Exit(0 if result.outcome == "healthy" else 1)
+        console().print(_health_table(target, report))
+    raise typer.Exit(ExitCode.OK if report.healthy else ExitCode.PROBLEMS)
+
+
+Inventory = Annotated[
+    Path,
+    typer.Argument(
+        exists=True,
+        metavar="INVENTORY",
+        help="Ansible inventory (INI/YAML/folder) or .csv",
+        show_default=False,
+    ),
+]
 
 
 @app.command(name="audit")
 def audit_command(
-    inventory: Annotated[Path, typer.Argument(help="Ansible inventory (INI/YAML/folder) or .csv")],
+    inventory: Inventory,
     user: User = None,
     password: Password = None,
     ask_password: AskPassword = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Hosts at once.")] = 16,
-    deadline: Annotated[float, typer.Option(min=1, help="Seconds per host.")] = 60.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    deadline: Annotated[
+        float, typer.Option(callback=check_positive, help="Seconds per host.")
+    ] = 60.0,
+    as_json: AsJson = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Audit every machine of an inventory; exit 1 if any is not healthy."""
+    """Audit every machine of an inventory; exit 1 if any is not healthy, 130 on Ctrl-C."""
     if as_json and as_csv:
-        raise typer.BadParameter("choose one of --json and --csv")
-    defaults = target_options(
-        port=None,
-        https=True,
-        auth="negotiate",
-        user=user,
-        password=password_from(password, ask_password),
-        ca_cert=None,
-        insecure=False,
-    )
-    credentials = {k: v for k, v in defaults.items() if k in ("username", "password")}
+        raise typer.BadParameter("choose one of --json and --csv", param_hint="'--csv'")
+    secret = password_from(password, ask_password)
+    credentials = {"username": user, "password": secret}
     targets = [
         Target.model_validate(
-            t.model_dump() | {k: v for k, v in credentials.items() if getattr(t, k) is None}
+            t.model_dump() | {k: v for k, v in credentials.items() if v and getattr(t, k) is None}
         )
         for t in load_targets(inventory)
     ]
-    report = audit(targets, concurrency=concurrency, deadline=deadline, progress=not quiet)
+    try:
+        report = audit(targets, concurrency=concurrency, deadline=deadline, progress=not quiet)
+    except KeyboardInterrupt as exc:
+        quiet_second_interrupt()
+        partial = getattr(exc, "report", None)
+        if isinstance(partial, FleetReport):
+            typer.echo("ddperm: interrupted; the hosts that answered so far:", err=True)
+            _print_report(partial, as_json=as_json, as_csv=as_csv)
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    _print_report(report, as_json=as_json, as_csv=as_csv)
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.PROBLEMS)
+
+
+def _print_report(report: FleetReport, *, as_json: bool, as_csv: bool) -> None:
     if as_json:
-        typer.echo(report.to_json(indent=2))
+        print_json(report)
     elif as_csv:
-        buffer = io.StringIO()
-        rows = report.rows()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["host"])
-        writer.writeheader()
-        writer.writerows(rows)
-        typer.echo(buffer.getvalue(), nl=False)
+        sys.stdout.write(_csv(report))
     else:
-        console.print(_fleet_table(report))
-    raise typer.Exit(0 if report.ok else 1)
+        console().print(_fleet_table(report))

@@ -7,22 +7,20 @@ from collections.abc import Callable
 import typer
 
 from ddperm.cli import app
-from ddperm.errors import DdpermError
+from ddperm.cli.output import clean
 from ddperm.service import DEFAULT_GROUP, groups
 
-group_app = typer.Typer(help="List, add or remove members of the service group.")
+group_app = typer.Typer(
+    help="List, add or remove members of the service group.", no_args_is_help=True
+)
 app.add_typer(group_app, name="group")
 
 GROUP = typer.Option(DEFAULT_GROUP, "--group", "-g", help="The service group.")
 
 
 def _report(action: Callable[[], groups.GroupMembers]) -> None:
-    try:
-        result = action()
-    except DdpermError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"{result.group}: {', '.join(result.members) or '(no members)'}")
+    result = action()
+    typer.echo(clean(f"{result.group}: {', '.join(result.members) or '(no members)'}"))
 
 
 @group_app.command("list")

@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ddperm.cli import app
-from ddperm.cli.connection import (
-    AskPassword,
-    AuthOpt,
-    CACert,
-    Encryption,
-    Https,
-    Insecure,
-    Password,
-    Port,
-    User,
-    target_from,
-)
+from ddperm.cli.connection import HostArg, connected
+from ddperm.cli.exitcodes import ExitCode
+from ddperm.cli.output import cell, console, one_line
 from ddperm.components.vm import GIB, VMSpec
 from ddperm.errors import DdpermError
+from ddperm.fleet import Target
 from ddperm.provision import ApplyResult, DesiredState, Plan, apply, plan
 
-console = Console(highlight=False)
+_STATUS_STYLE = {"done": "green", "failed": "red", "not_done": "yellow"}
 
 
 def desired_state(
@@ -64,7 +56,7 @@ def _plan_table(planned: Plan) -> Table:
     for column in ("#", "step", "target", "before", "after"):
         table.add_column(column)
     for i, step in enumerate(planned.steps, 1):
-        table.add_row(str(i), step.kind, step.target, step.before, step.after)
+        table.add_row(str(i), step.kind, cell(step.target), cell(step.before), cell(step.after))
     return table
 
 
@@ -72,48 +64,46 @@ def _result_table(result: ApplyResult) -> Table:
     table = Table(title="apply", title_justify="left")
     for column in ("step", "target", "status", "detail"):
         table.add_column(column)
-    colours = {"done": "green", "failed": "red", "not_done": "yellow"}
     for r in result.results:
-        status = f"[{colours[r.status]}]{r.status}[/]"
-        table.add_row(r.step.kind, r.step.target, status, r.detail)
+        status = Text(r.status, style=_STATUS_STYLE[r.status])
+        table.add_row(r.step.kind, cell(r.step.target), status, cell(r.detail))
     return table
 
 
 @app.command(name="provision")
+@connected
 def provision_command(
-    host: Annotated[str, typer.Argument(help="Host name or address of the Windows machine.")],
+    host: HostArg,
     check: Annotated[bool, typer.Option("--check", help="Show the plan, change nothing.")] = False,
     do_apply: Annotated[bool, typer.Option("--apply", help="Carry the plan out.")] = False,
     allow_reboot: Annotated[
         bool, typer.Option("--allow-reboot", help="Restart Windows when a step needs it.")
     ] = False,
     desired_file: Annotated[
-        Path | None, typer.Option("--desired", help="JSON file with the desired state.")
+        Path | None,
+        typer.Option(
+            "--desired", exists=True, dir_okay=False, help="JSON file with the desired state."
+        ),
     ] = None,
     docker_user: Annotated[
         list[str] | None, typer.Option("--docker-user", help="Account for docker-users.")
     ] = None,
     vm: Annotated[bool, typer.Option("--vm", help="Create DockerDesktopVM.")] = False,
-    cpus: Annotated[int, typer.Option(help="VM CPUs.")] = 2,
-    memory_gib: Annotated[int, typer.Option(help="VM memory, GiB.")] = 2,
-    disk_gib: Annotated[int, typer.Option(help="VM disk, GiB.")] = 64,
+    cpus: Annotated[int, typer.Option(min=1, help="VM CPUs.")] = 2,
+    memory_gib: Annotated[int, typer.Option(min=1, help="VM memory, GiB.")] = 2,
+    disk_gib: Annotated[int, typer.Option(min=1, help="VM disk, GiB.")] = 64,
     data_folder: Annotated[str | None, typer.Option(help="Folder for the VHDX.")] = None,
-    engine: Annotated[str | None, typer.Option(help="Windows engine: running or stopped.")] = None,
-    port: Port = None,
-    https: Https = True,
-    auth: AuthOpt = "negotiate",
-    user: User = None,
-    password: Password = None,
-    ask_password: AskPassword = False,
-    ca_cert: CACert = None,
-    insecure: Insecure = False,
-    encryption: Encryption = "auto",
+    engine: Annotated[
+        Literal["running", "stopped"] | None, typer.Option(help="The Windows engine's state.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    *,
+    target: Target,
 ) -> None:
     """Compare HOST with the desired state (--check) or make it so (--apply).
 
-    Exit codes: 0 in the desired state (or applied), 1 changes pending (--check), a
-    step failed, or a restart is needed but --allow-reboot was not given.
+    Exit codes: 0 in the desired state (or applied); 5 changes pending (--check), or a
+    restart is needed and --allow-reboot was not given; 4 a step failed.
     """
     if check == do_apply:
         raise typer.BadParameter("give exactly one of --check and --apply")
@@ -123,21 +113,21 @@ def provision_command(
         )
     except (ValidationError, ValueError, DdpermError) as exc:
         raise typer.BadParameter(f"desired state: {exc}") from exc
-    target = target_from(host, locals())
-    try:
-        with target.connect() as connection:
-            planned = plan(connection, desired)
-            if not planned.steps:
-                console.print(f"{host}: already in the desired state; nothing to do")
-                raise typer.Exit(0)
-            console.print(_plan_table(planned))
-            if check:
-                raise typer.Exit(1)
-            result = apply(planned, allow_reboot=allow_reboot, progress=not quiet)
-    except DdpermError as exc:
-        console.print(f"[red]{type(exc).__name__}[/]: {exc}")
-        raise typer.Exit(1) from None
-    console.print(_result_table(result))
+    out = console()
+    with target.connect() as connection:
+        planned = plan(connection, desired)
+        if not planned.steps:
+            out.print(cell(f"{host}: already in the desired state; nothing to do"))
+            raise typer.Exit(ExitCode.OK)
+        out.print(_plan_table(planned))
+        if check:
+            raise typer.Exit(ExitCode.CHANGES_PENDING)
+        result = apply(planned, allow_reboot=allow_reboot, progress=not quiet)
+    out.print(_result_table(result))
+    if result.error is not None:
+        typer.echo(f"ddperm: error: a step failed: {one_line(result.error)}", err=True)
+        raise typer.Exit(ExitCode.HOST_FAILED)
     if result.reboot_required:
-        console.print("Windows must restart to finish; run again with --allow-reboot.")
-    raise typer.Exit(0 if result.ok else 1)
+        out.print("Windows must restart to finish; run again with --allow-reboot.")
+        raise typer.Exit(ExitCode.CHANGES_PENDING)
+    raise typer.Exit(ExitCode.OK)

@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 
 from ddperm.cli import app
+from ddperm.cli.connection import check_positive
+from ddperm.errors import DdpermError
 from ddperm.host import Host
 from ddperm.service import DEFAULT_GROUP, Limits, ServiceStartError, running
 from ddperm.service.backends import BACKEND_NAMES, make_host
@@ -26,12 +28,15 @@ def serve(
     group: Annotated[str, typer.Option(help="The only group (besides admins) let in.")] = (
         DEFAULT_GROUP
     ),
-    audit_log: Annotated[Path | None, typer.Option(help="Audit log (JSON lines).")] = None,
+    audit_log: Annotated[
+        Path | None,
+        typer.Option(help="Audit log (JSON lines).  [default: the system's, see README]"),
+    ] = None,
     no_windows_containers: Annotated[
         bool, typer.Option("--no-windows-containers", help="Refuse every Windows-engine route.")
     ] = False,
     read_timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds a request may take to arrive.")
+        float, typer.Option(callback=check_positive, help="Seconds a request may take to arrive.")
     ] = 10.0,
     backend: Annotated[
         Backend, typer.Option(help="twin: the in-process Windows-host twin; local: this machine.")
@@ -43,26 +48,29 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Run the helper until interrupted; without a real host (the default) it serves the twin."""
+    """Run the helper until interrupted; without a real host (the default) it serves the twin.
+
+    Exit codes: 0 stopped by SIGINT/SIGTERM; 2 it refused to start (no such group, the
+    audit log or the socket cannot be used safely, no PowerShell for --backend local, no
+    socket from systemd with --systemd).
+    """
     address = address or default_address()
     audit_log = audit_log or default_audit_log()
     enabled = not no_windows_containers
 
     def host() -> Host:
-        return make_host(backend, windows_containers_enabled=enabled)
+        try:
+            return make_host(backend, windows_containers_enabled=enabled)
+        except DdpermError as exc:
+            raise typer.BadParameter(str(exc), param_hint=f"'--backend {backend}'") from None
 
     inherited = None
     if systemd:
         from ddperm.service.systemd import inherited_socket
 
-        try:
-            inherited = inherited_socket()
-        except ServiceStartError as exc:
-            typer.echo(f"ddperm serve: refusing to start: {exc}", err=True)
-            raise typer.Exit(1) from None
+        inherited = inherited_socket()
         if inherited is None:
-            typer.echo("ddperm serve: --systemd, but systemd passed no socket", err=True)
-            raise typer.Exit(1)
+            raise ServiceStartError("--systemd, but systemd passed no socket (LISTEN_FDS)")
         address = str(inherited.getsockname())
 
     stop = threading.Event()
@@ -70,27 +78,23 @@ def serve(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        with running(
-            host,
-            address=address,
-            group=group,
-            audit_log=audit_log,
-            windows_containers_enabled=enabled,
-            limits=Limits(read_timeout=read_timeout),
-            inherited=inherited,
-        ):
-            typer.echo(
-                f"ddperm service on {address} for {group} (and administrators); "
-                f"backend: {BACKEND_NAMES[backend]}; "
-                f"windows containers {'enabled' if enabled else 'disabled'}; audit log {audit_log}",
-                err=True,
-            )
-            while not stop.wait(1.0):
-                pass
-    except ServiceStartError as exc:
-        typer.echo(f"ddperm serve: refusing to start: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with running(
+        host,
+        address=address,
+        group=group,
+        audit_log=audit_log,
+        windows_containers_enabled=enabled,
+        limits=Limits(read_timeout=read_timeout),
+        inherited=inherited,
+    ):
+        signal.signal(signal.SIGINT, on_signal)  # once started: a refusal leaves them alone
+        signal.signal(signal.SIGTERM, on_signal)
+        typer.echo(
+            f"ddperm service on {address} for {group} (and administrators); "
+            f"backend: {BACKEND_NAMES[backend]}; "
+            f"windows containers {'enabled' if enabled else 'disabled'}; audit log {audit_log}",
+            err=True,
+        )
+        while not stop.wait(1.0):
+            pass
     typer.echo("ddperm service stopped", err=True)

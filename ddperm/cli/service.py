@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 
 from ddperm.cli import app
-from ddperm.errors import DdpermError
 from ddperm.service.config import default_address, default_audit_log
 from ddperm.service.installer import (
     Platform,
@@ -40,11 +39,6 @@ UnitDir = Annotated[
 
 def _platform(unit_dir: Path | None) -> Platform:
     return SystemdPlatform(unit_dir) if unit_dir is not None else this_platform()
-
-
-def _fail(exc: DdpermError) -> typer.Exit:
-    typer.echo(f"ddperm service: {exc}", err=True)
-    return typer.Exit(1)
 
 
 def _installing_user() -> str | None:
@@ -81,12 +75,9 @@ def install_command(
         windows_containers_enabled=not no_windows_containers,
         backend=backend,
     )
-    try:
-        report = install(
-            _platform(unit_dir), settings, user=user or _installing_user(), start=not no_start
-        )
-    except DdpermError as exc:
-        raise _fail(exc) from None
+    report = install(
+        _platform(unit_dir), settings, user=user or _installing_user(), start=not no_start
+    )
     typer.echo(report.model_dump_json(indent=2))
 
 
@@ -103,14 +94,11 @@ def uninstall_command(
     """Stop and remove the service; the group and the audit log stay unless asked."""
     platform = _platform(unit_dir)
     settings = platform.status().settings
-    try:
-        status = uninstall(
-            platform,
-            remove_group=settings.group if remove_group and settings else None,
-            remove_audit_log=Path(settings.audit_log) if remove_audit_log and settings else None,
-        )
-    except DdpermError as exc:
-        raise _fail(exc) from None
+    status = uninstall(
+        platform,
+        remove_group=settings.group if remove_group and settings else None,
+        remove_audit_log=Path(settings.audit_log) if remove_audit_log and settings else None,
+    )
     typer.echo(status.model_dump_json(indent=2))
 
 
@@ -125,19 +113,13 @@ def status_command(unit_dir: UnitDir = None) -> None:
 @service_app.command("start")
 def start_command(unit_dir: UnitDir = None) -> None:
     """Start the installed service."""
-    try:
-        _platform(unit_dir).start()
-    except DdpermError as exc:
-        raise _fail(exc) from None
+    _platform(unit_dir).start()
 
 
 @service_app.command("stop")
 def stop_command(unit_dir: UnitDir = None) -> None:
     """Stop the installed service."""
-    try:
-        _platform(unit_dir).stop()
-    except DdpermError as exc:
-        raise _fail(exc) from None
+    _platform(unit_dir).stop()
 
 
 @service_app.command("run", hidden=True)

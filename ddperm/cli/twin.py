@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
@@ -14,7 +15,7 @@ from ddperm.cli import app
 @app.command()
 def twin(
     port: Annotated[
-        int, typer.Option(help="Port on 127.0.0.1 (0: any free one).", show_default=True)
+        int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")
     ] = 5985,
     https: Annotated[
         bool, typer.Option("--https/--http", help="HTTPS with a fresh self-signed certificate.")
@@ -44,9 +45,19 @@ def twin(
 
     secret = password or secrets.token_urlsafe(12)
     machine = FakeHost.fresh() if fresh else FakeHost()
-    with serve(
-        machine, auth="ntlm", tls=https, port=port, username=username, password=secret
-    ) as endpoint:
+    with ExitStack() as stack:
+        try:
+            endpoint = stack.enter_context(
+                serve(
+                    machine, auth="ntlm", tls=https, port=port, username=username, password=secret
+                )
+            )
+        except OSError as exc:
+            raise typer.BadParameter(
+                f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc} "
+                "(--port 0 picks a free one)",
+                param_hint="'--port'",
+            ) from None
         typer.echo(f"ddperm twin listening on {endpoint.url}")
         typer.echo(f"user: {endpoint.username}  auth: basic, ntlm, negotiate")
         if password is None:

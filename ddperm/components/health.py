@@ -53,12 +53,36 @@ DOC_HYPERV = (
 _RESTART = "Restart Windows to finish the pending feature change."
 
 
+# The ddperm jobs a fix can point at, each in its two forms: the Python call and the same
+# job from the command line (HOST stands for the machine's name).
+JOB_ENSURE_HOSTS = {"python": "host.hosts_file.ensure()", "command": "ddperm hosts ensure HOST"}
+JOB_CACHE_POLICY = {
+    "python": "host.policy.cache(policy)",
+    "command": "ddperm policy cache HOST --file policy.json",
+}
+JOB_PROVISION = {  # apply, plan and DesiredState from ddperm.provision
+    "python": "apply(plan(host, DesiredState()), allow_reboot=True)",
+    "command": "ddperm provision HOST --apply --allow-reboot",
+}
+
+
 class Problem(HostModel):
-    """One thing to fix: a stable ``code``, what is wrong, and how to fix it."""
+    """One thing to fix: a stable ``code``, what is wrong, and what to do about it.
+
+    ``fix`` says what to do in words. When a ddperm job does it, ``python`` is the call
+    and ``command`` the same job from the command line (``HOST``: the machine's name);
+    each pair comes from one ``JOB_*`` constant above.
+    """
 
     code: str = Field(description="Stable identifier, e.g. HYPERVISOR_LAUNCH_OFF.")
     message: str = Field(description="What is wrong, for people.")
     fix: str = Field(description="What to do about it, for people.")
+    python: str | None = Field(
+        default=None, description="The Python call that fixes it, e.g. host.hosts_file.ensure()."
+    )
+    command: str | None = Field(
+        default=None, description="The ddperm command that fixes it, e.g. ddperm hosts ensure."
+    )
     doc: str | None = Field(default=None, description="A documentation URL, if there is one.")
 
 
@@ -229,7 +253,10 @@ def hyperv_problems(status: HyperVStatus) -> list[Problem]:
     if state is FeatureState.ENABLE_PENDING:
         return [
             Problem(
-                code="HYPERV_RESTART_PENDING", message="Hyper-V waits for a restart.", fix=_RESTART
+                code="HYPERV_RESTART_PENDING",
+                message="Hyper-V waits for a restart.",
+                fix=_RESTART,
+                **JOB_PROVISION,
             )
         ]
     if state is not None and state is not FeatureState.ENABLED:
@@ -239,6 +266,7 @@ def hyperv_problems(status: HyperVStatus) -> list[Problem]:
                 message=f"The Hyper-V feature ({HYPERV_FEATURE}) is {state.value}.",
                 fix=_enable(HYPERV_FEATURE),
                 doc=DOC_HYPERV,
+                **JOB_PROVISION,
             )
         ]
     problems = []
@@ -287,6 +315,7 @@ def bootloader_problems(status: BootloaderStatus) -> list[Problem]:
             fix="Run 'bcdedit /set {current} hypervisorlaunchtype auto' as an administrator, "
             "then restart Windows.",
             doc=DOC_HYPERV,
+            **JOB_PROVISION,
         )
     ]
 
@@ -332,13 +361,19 @@ def features_problems(report: FeaturesReport) -> list[Problem]:
             message=f"The Windows feature {f.name} {_FEATURE_RULES[f.state][1]}.",
             fix=_feature_fix(f.name, f.state),
             doc=DOC_INSTALL,
+            **({} if f.state is FeatureState.ABSENT else JOB_PROVISION),
         )
         for f in report.features
         if f.state is not FeatureState.ENABLED
     ]
     if report.restart_pending and not any(p.fix == _RESTART for p in problems):
         problems.append(
-            Problem(code="RESTART_PENDING", message="Windows waits for a restart.", fix=_RESTART)
+            Problem(
+                code="RESTART_PENDING",
+                message="Windows waits for a restart.",
+                fix=_RESTART,
+                **JOB_PROVISION,
+            )
         )
     return problems
 
@@ -376,12 +411,13 @@ def hosts_file_problems(status: HostsFileStatus) -> list[Problem]:
             Problem(
                 code="HOSTS_UNSUPPORTED_ENCODING",
                 message=f"{status.path} is UTF-16 or UTF-32; ddperm only edits ANSI/UTF-8.",
-                fix="Save the hosts file as UTF-8 without BOM, then run host.hosts_file.ensure().",
+                fix="Save the hosts file as UTF-8 without BOM, then add ddperm's section to it.",
+                **JOB_ENSURE_HOSTS,
             )
         ]
     if status.in_sync:
         return []
-    fix = "Run host.hosts_file.ensure() as an administrator."
+    fix = "Add ddperm's section to the hosts file, as an administrator."
     if status.readonly:
         fix = f"Clear the read-only attribute (attrib -r {status.path}). {fix}"
     return [
@@ -389,17 +425,18 @@ def hosts_file_problems(status: HostsFileStatus) -> list[Problem]:
             code="HOSTS_ENTRY_MISSING",
             message=f"{status.path} lacks ddperm's kubernetes.docker.internal section.",
             fix=fix,
+            **JOB_ENSURE_HOSTS,
         )
     ]
 
 
-_RECACHE = "Cache the organization's policy again with host.policy.cache(...) as an administrator."
+_RECACHE = "Cache the organization's policy again, as an administrator."
 _POLICY_PROBLEMS = {
     "DdpermPolicyUntrusted": (
         "POLICY_UNTRUSTED",
         "non-administrators could change the policy cache (its ACL, owner or a link)",
         "As an administrator, delete the cache folder (a non-administrator may have made or "
-        "taken it over; caching refuses to write into it), then run host.policy.cache(...).",
+        "taken it over; caching refuses to write into it), then cache the policy again.",
     ),
     "DdpermPolicyTampered": (
         "POLICY_TAMPERED",
@@ -426,5 +463,6 @@ def policy_problems(status: PolicyStatus) -> list[Problem]:
             message=f"Registry Access Management is denying every registry: {what} "
             f"({status.path}).",
             fix=fix,
+            **JOB_CACHE_POLICY,
         )
     ]
