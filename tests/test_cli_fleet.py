@@ -77,7 +77,7 @@ def test_wrong_password_is_reported_and_never_echoed(endpoints: dict[str, Endpoi
     run = ddperm(*_health_args(endpoints["good"]), password="Wrong-pw-123")
     assert run.returncode == 3
     assert run.stderr.startswith("ddperm: error: ")
-    assert "Failed to authenticate" in run.stderr
+    assert "rejected the credentials" in run.stderr
     assert "Wrong-pw-123" not in run.stdout + run.stderr
 
 

@@ -40,16 +40,19 @@ def _free_port() -> int:
 def as_checked_script(block: str, port: int) -> str:
     """``block`` as bash that fails on the first ddperm line not exiting as documented."""
     lines = ['ddperm() { "$PYTHON" -m ddperm "$@"; }']
-    for raw in block.replace("5985", str(port)).splitlines():
+    # Only the default port moves; a block on ports of its own (the fleet files' 15985 and
+    # 15986) keeps them, as the files it audits name them.
+    for raw in re.sub(r"\b5985\b", str(port), block).splitlines():
         line = raw.replace(".venv/bin/ddperm", "ddperm")
         code, _, comment = line.partition("#")
         code = code.strip()
         if code.endswith("&"):
+            listens = re.search(r"--port (\d+)", code)
             lines.append('"$PYTHON" -m ' + code)  # $! is the server itself
-            lines.append("trap 'kill $! 2>/dev/null' EXIT")
+            lines.append("servers=\"$servers $!\"; trap 'kill $servers 2>/dev/null' EXIT")
             lines.append(
-                f"for _ in $(seq 300); do (: >/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break;"
-                " sleep 0.1; done"
+                f"for _ in $(seq 300); do (: >/dev/tcp/127.0.0.1/{listens[1] if listens else port})"
+                " 2>/dev/null && break; sleep 0.1; done"
             )
         elif code.startswith("ddperm "):
             expected = re.search(r"\bexit (\d+)", comment)
