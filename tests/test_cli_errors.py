@@ -65,12 +65,13 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def connection(ep: Endpoint, *extra: str) -> list[str]:
     return [
         *(ep.host, "--port", str(ep.port), "--http", "--auth", "basic"),
-        *("--user", USER, "--password", PASSWORD, "--encryption", "never", *extra),
+        *("--user", USER, "--encryption", "never", *extra),
     ]
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args), env=env)
+def run(*args: str, env: dict[str, str | None] | None = None) -> tuple[int, str, str]:
+    """The CLI in-process; passwords come from the environment, as the README advises."""
+    result = CliRunner().invoke(app, list(args), env={"DDPERM_PASSWORD": PASSWORD, **(env or {})})
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -83,7 +84,7 @@ def assert_one_error_line(stderr: str, *words: str) -> None:
 
 
 H = "dev-pc01.example.com"
-CREDENTIALS = ("--auth", "basic", "--user", "u", "--password", "p", "--encryption", "never")
+CREDENTIALS = ("--auth", "basic", "--user", "u", "--encryption", "never")
 
 # (arguments with {files} / {closed} placeholders, exit code, words the error line must hold)
 IN_PROCESS: list[tuple[list[str], int, tuple[str, ...]]] = [
@@ -108,7 +109,7 @@ IN_PROCESS: list[tuple[list[str], int, tuple[str, ...]]] = [
     (["health", H, "--auth", "ntlm"], USAGE, ("--user",)),
     (["health", H, "--auth", "basic", "--user", "u"], USAGE, ("DDPERM_PASSWORD",)),
     (
-        ["health", H, "--auth", "basic", "--user", "u", "--password", "p", "--http"],
+        ["health", H, "--auth", "basic", "--user", "u", "--http"],
         USAGE,
         ("--encryption never",),
     ),
@@ -175,7 +176,8 @@ def test_wrong_input_is_one_line_and_its_exit_code(
 ) -> None:
     port = str(closed_port())
     filled = [a.replace("{files}", str(files)).replace("{closed}", port) for a in args]
-    exit_code, _, stderr = run(*filled)
+    no_password = {"DDPERM_PASSWORD": None} if "DDPERM_PASSWORD" in words else None
+    exit_code, _, stderr = run(*filled, env=no_password)
     assert exit_code == code, stderr
     assert_one_error_line(stderr, *words)
 
@@ -195,9 +197,9 @@ def test_an_untrusted_certificate_names_the_flags(tls_endpoint: Endpoint) -> Non
 
 
 def test_a_wrong_password_is_an_authentication_failure(endpoint: Endpoint) -> None:
-    args = [*connection(endpoint)]
-    args[args.index(PASSWORD)] = "not-the-password"
-    exit_code, _, stderr = run("hosts", "status", *args)
+    exit_code, _, stderr = run(
+        "hosts", "status", *connection(endpoint), env={"DDPERM_PASSWORD": "not-the-password"}
+    )
     assert exit_code == UNREACHABLE
     assert_one_error_line(stderr, "rejected the credentials")
     assert "not-the-password" not in stderr
@@ -261,7 +263,12 @@ def test_an_unexpected_exception_names_its_type_and_v_shows_the_traceback(
 
 
 def test_a_declined_confirmation_exits_130_without_changing_anything(endpoint: Endpoint) -> None:
-    result = CliRunner().invoke(app, ["demo", "--host", *connection(endpoint)], input="n\n")
+    result = CliRunner().invoke(
+        app,
+        ["demo", "--host", *connection(endpoint)],
+        input="n\n",
+        env={"DDPERM_PASSWORD": PASSWORD},
+    )
     assert result.exit_code == ExitCode.INTERRUPTED
     assert result.stderr.endswith("ddperm: aborted\n")
 
@@ -280,6 +287,7 @@ def ddperm_process(*args: str, code: str = "") -> subprocess.CompletedProcess[st
     """``python -m ddperm ARGS`` (``code`` runs first, e.g. to hide an optional package)."""
     program = f"{code}\nimport sys\nfrom ddperm.cli import main\nsys.argv[0] = 'ddperm'\nmain()"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DDPERM_")}
+    env["DDPERM_PASSWORD"] = PASSWORD
     return subprocess.run(
         [sys.executable, "-c", program, *args],
         capture_output=True,
@@ -358,3 +366,38 @@ def test_ctrl_c_in_audit_exits_130_and_a_second_one_stays_quiet(tmp_path: Path) 
         out, err = process.communicate(timeout=60)
     assert process.returncode == ExitCode.INTERRUPTED
     assert "Traceback" not in out + err
+
+
+# -- passwords never need the command line (issue 11, finding 8) -------------------------------
+
+
+def test_a_password_on_the_command_line_works_with_a_warning() -> None:
+    from ddperm.testing import FakeHost
+    from ddperm.testing.winrm import serve
+
+    with serve(FakeHost(), auth="ntlm", password="Cli-Secret-1") as endpoint:
+        flags = ["--port", str(endpoint.port), "--http", "--auth", "ntlm", "--user", "ddperm"]
+        done = subprocess.run(
+            [sys.executable, "-m", "ddperm", "vm", "info", "127.0.0.1", *flags,
+             "--password", "Cli-Secret-1"],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={k: v for k, v in os.environ.items() if not k.startswith("DDPERM_")},
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "visible to every local user" in done.stderr
+    assert "Cli-Secret-1" not in done.stdout + done.stderr
+
+
+def test_a_password_from_standard_input_needs_no_command_line() -> None:
+    from ddperm.testing import FakeHost
+    from ddperm.testing.winrm import serve
+
+    with serve(FakeHost(), auth="ntlm", password="Stdin-Secret-2") as endpoint:
+        flags = ["--port", str(endpoint.port), "--http", "--auth", "ntlm", "--user", "ddperm"]
+        done = subprocess.run(
+            [sys.executable, "-m", "ddperm", "vm", "info", "127.0.0.1", *flags, "--password", "-"],
+            input="Stdin-Secret-2\n", capture_output=True, text=True, timeout=120, check=False,
+            env={k: v for k, v in os.environ.items() if not k.startswith("DDPERM_")},
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr

@@ -91,8 +91,8 @@ def test_readme_fleet_section_audits_the_shipped_inventory_and_csv() -> None:
     assert all(f.is_file() for f in files)
     csv_targets, ini_targets = (load_targets(f) for f in files)
     assert csv_targets == ini_targets  # the two files list the same machines
-    twins = re.findall(r"ddperm twin --port (\d+) --password (\S+)( --fresh)?", _fleet_section())
-    assert sorted(int(port) for port, _, _ in twins) == sorted(t.port for t in csv_targets)
+    twins = re.findall(r"ddperm twin --port (\d+)( --fresh)?", _fleet_section())
+    assert sorted(int(port) for port, _ in twins) == sorted(t.port for t in csv_targets)
 
 
 def test_readme_fleet_files_run_against_twins(
@@ -101,12 +101,13 @@ def test_readme_fleet_files_run_against_twins(
     """The README's commands with one change: the twins listen on free ports, and the
     files' ports are rewritten to match (fixed ports could clash between test runs)."""
     section = _fleet_section()
-    twins = re.findall(r"ddperm twin --port (\d+) --password (\S+)( --fresh)?", section)
-    (password,) = re.findall(r"export DDPERM_PASSWORD=(\S+)", section)
+    twins = re.findall(r"ddperm twin --port (\d+)( --fresh)?", section)
+    (secret,) = re.findall(r"export DDPERM_TWIN_PASSWORD=(\S+)", section)
+    (password,) = re.findall(r"DDPERM_PASSWORD=(\S+)", section)
     monkeypatch.setenv("DDPERM_PASSWORD", password)
     with ExitStack() as stack:
         ports = {}
-        for port, secret, fresh in twins:
+        for port, fresh in twins:
             fake = FakeHost.fresh() if fresh else FakeHost()
             endpoint = stack.enter_context(serve(fake, auth="ntlm", password=secret))
             ports[port] = str(endpoint.port)

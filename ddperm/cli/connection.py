@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 import re
 import shlex
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -75,6 +77,27 @@ User = Annotated[
         help="User name (DOMAIN\\user or user@domain for a domain account).",
     ),
 ]
+
+
+def password_source(envvar: str) -> Callable[[str | None], str | None]:
+    """The ``--password`` callback: ``-`` reads one line from standard input (``< file`` for a
+    password file); a password typed on the command line works, with a warning, as every
+    local user can read a process's arguments (ps, /proc/PID/cmdline, Task Manager)."""
+
+    def take(value: str | None) -> str | None:
+        if value == "-":
+            return sys.stdin.readline().rstrip("\r\n") or None
+        if value and value != os.environ.get(envvar):
+            typer.echo(
+                "ddperm: warning: a password on the command line is visible to every local "
+                f"user; use {envvar}, --password - (standard input) or --ask-password",
+                err=True,
+            )
+        return value
+
+    return take
+
+
 Password = Annotated[
     str | None,
     typer.Option(
@@ -82,7 +105,9 @@ Password = Annotated[
         envvar="DDPERM_PASSWORD",
         show_default=False,
         show_envvar=True,
-        help="Password (better: the environment variable, or --ask-password).",
+        callback=password_source("DDPERM_PASSWORD"),
+        help="Password: better the environment variable, '-' to read it from standard input, "
+        "or --ask-password (on the command line every local user can read it).",
     ),
 ]
 AskPassword = Annotated[bool, typer.Option("--ask-password", help="Prompt (hidden) for it.")]

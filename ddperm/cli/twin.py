@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ddperm.cli import app
+from ddperm.cli.connection import password_source
 
 
 @app.command()
@@ -26,7 +27,9 @@ def twin(
         typer.Option(
             "--password",
             envvar="DDPERM_TWIN_PASSWORD",
-            help="Password to accept (default: a random one, printed).",
+            callback=password_source("DDPERM_TWIN_PASSWORD"),
+            help="Password to accept (default: a random one, printed); '-' reads it from "
+            "standard input.",
             show_default=False,
         ),
     ] = None,
