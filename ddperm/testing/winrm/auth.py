@@ -29,19 +29,35 @@ _environ_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Credentials:
-    """The one user an endpoint accepts; ``user_file`` holds it for pyspnego's NTLM."""
+    """The users an endpoint accepts: its main user, and ``accounts`` (more users, name ->
+    password, e.g. the FakeHost accounts a JEA test logs in as); ``user_file`` holds them
+    for pyspnego's NTLM."""
 
     username: str
     password: str
     user_file: Path
+    accounts: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def written_to(cls, folder: Path, username: str, password: str) -> Credentials:
-        domain, _, user = username.rpartition("\\")
+    def written_to(
+        cls, folder: Path, username: str, password: str, accounts: dict[str, str] | None = None
+    ) -> Credentials:
+        logins = ((username, password), *(accounts or {}).items())
         user_file = folder / "ntlm-users"
-        user_file.write_text(f"{domain}:{user}:{password}\n", encoding="utf-8")
+        user_file.write_text(
+            "".join(
+                "{0}:{2}:{3}\n".format(
+                    *n.rpartition("\\"),
+                )
+                for n, p in logins
+            ),
+            encoding="utf-8",
+        )
         user_file.chmod(0o600)
-        return cls(username, password, user_file)
+        return cls(username, password, user_file, tuple((accounts or {}).items()))
+
+    def logins(self) -> tuple[tuple[str, str], ...]:
+        return ((self.username, self.password), *self.accounts)
 
 
 @contextmanager
@@ -80,6 +96,8 @@ class ConnectionAuth:
     schemes: tuple[str, ...]
     context: spnego.ContextProxy | None = None
     authenticated: bool = False
+    user: str = ""
+    """Who logged in on this connection (as they wrote their name)."""
 
     def challenge(self) -> Outcome:
         self.context, self.authenticated = None, False
@@ -103,9 +121,12 @@ class ConnectionAuth:
             user, _, password = base64.b64decode(token).decode("utf-8").partition(":")
         except ValueError:
             return self.challenge()
-        good = hmac.compare_digest(user.lower(), self.credentials.username.lower())
-        good &= hmac.compare_digest(password, self.credentials.password)
-        return Outcome(True) if good else self.challenge()
+        for name, secret in self.credentials.logins():
+            good = hmac.compare_digest(user.lower(), name.lower())
+            if good & hmac.compare_digest(password, secret):
+                self.user = name
+                return Outcome(True)
+        return self.challenge()
 
     def _negotiate(self, token: str) -> Outcome:
         try:
@@ -122,6 +143,7 @@ class ConnectionAuth:
         if not self.context.complete:
             return Outcome(False, header)
         self.authenticated = True
+        self.user = self.context.client_principal or ""
         return Outcome(True, header if answer else [])
 
     # -- message encryption ---------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -35,6 +36,7 @@ from ddperm.testing.winrm.auth import (
 )
 from ddperm.testing.winrm.bridge import FakeHostRunner
 from ddperm.testing.winrm.faults import Fault, FaultPlan
+from ddperm.testing.winrm.jea import JeaSessions
 from ddperm.testing.winrm.service import WinRMService
 from ddperm.testing.winrm.tls import write_self_signed
 
@@ -66,6 +68,11 @@ class _Server(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about connections the twin dropped on purpose (a WinRM or Windows restart)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def track(self, connection: socket.socket, alive: bool) -> None:
         with self._lock:
             (self._connections.add if alive else self._connections.discard)(connection)
@@ -93,6 +100,12 @@ class _Server(ThreadingHTTPServer):
             self.down.clear()
 
         threading.Thread(target=cycle, name="ddperm-twin-restart", daemon=True).start()
+
+    def restart_winrm(self) -> None:
+        """What ``Restart-Service winrm`` does: every shell and connection is gone at once
+        (the caller's own answer never arrives); the service answers again right away."""
+        self.service.kill_shells()
+        self.close_connections()
 
     def close_connections(self) -> None:
         with self._lock:
@@ -179,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is Fault.STALL:
             self.server.stopping.wait(seconds)
             return 0, b""
-        status, answer = self.server.service.handle(request)
+        status, answer = self.server.service.handle(request, self.auth.user)
         return (0, b"") if fault is Fault.DROP else (status, answer)
 
     def _send(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
@@ -239,15 +252,18 @@ class Endpoint:
         """Of those, the WS-Man requests that came with WinRM message encryption."""
         return self._server.counts["encrypted"]
 
-    def connect_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``ddperm.connect`` (and, minus ``server``, pypsrp's WSMan)."""
+    def connect_options(self, username: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``ddperm.connect`` (and, minus ``server``, pypsrp's WSMan),
+        as the main user or as one of the ``accounts`` the endpoint was served with."""
+        logins = dict(self._server.credentials.logins())
+        name = username if username is not None else self.username
         options: dict[str, Any] = {
             "server": self.host,
             "port": self.port,
             "ssl": self.ssl,
             "auth": self.auth,
-            "username": self.username,
-            "password": self.password,
+            "username": name,
+            "password": logins[name],
         }
         if self.certificate is not None:
             options["cert_validation"] = str(self.certificate)
@@ -272,6 +288,7 @@ def serve(
     password: str = "twin-Passw0rd",  # noqa: S107  (a loopback test twin)
     registry: ScriptRegistry | None = None,
     restart_downtime: float = 1.0,
+    accounts: dict[str, str] | None = None,
 ) -> Iterator[Endpoint]:
     """Serve ``fake`` as a WinRM endpoint until the block ends (port 0: an ephemeral one).
 
@@ -279,13 +296,16 @@ def serve(
     the endpoint accepts both schemes. ``tls`` serves HTTPS with a fresh self-signed
     certificate whose path is ``endpoint.certificate``. When a script restarts Windows,
     the endpoint goes away for ``restart_downtime`` seconds and comes back restarted.
+    ``accounts`` (name -> password) are more users who may log in, e.g. FakeHost accounts
+    a JEA session resolves roles for (a shell on a registered configuration such as
+    ``ddperm`` is a JEA session: ``ddperm.testing.winrm.jea``).
     """
     if auth not in ("basic", "negotiate", "ntlm"):
         raise ValueError(f"the twin speaks basic, negotiate or ntlm, not {auth!r}")
     runner = FakeHostRunner(fake if fake is not None else FakeHost(), registry)
-    service = WinRMService(runner)
+    service = WinRMService(runner, open_session=JeaSessions(runner))
     with tempfile.TemporaryDirectory(prefix="ddperm-twin-") as folder:
-        credentials = Credentials.written_to(Path(folder), username, password)
+        credentials = Credentials.written_to(Path(folder), username, password, accounts)
         server = _Server((host, port), service, credentials, SCHEMES)
         certificate = None
         if tls:
@@ -296,6 +316,7 @@ def serve(
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
         runner.on_restart = lambda fake: server.restart_windows(fake, restart_downtime)
+        runner.on_winrm_restart = server.restart_winrm
         thread = threading.Thread(target=server.serve_forever, name="ddperm-twin", daemon=True)
         thread.start()
         try:

@@ -9,10 +9,17 @@ import logging
 import threading
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from ddperm.testing.winrm import soap
-from ddperm.testing.winrm.shell import ScriptRunner, Shell, ShellClosed, payload_budget
+from ddperm.testing.winrm.shell import (
+    PipelineRunner,
+    ScriptRunner,
+    Shell,
+    ShellClosed,
+    payload_budget,
+)
 from ddperm.testing.winrm.soap import Request, q
 
 log = logging.getLogger(__name__)
@@ -20,19 +27,33 @@ _DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Do
 _RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
 MAX_RECEIVE_WAIT = 5.0
 """Seconds a Receive with nothing to say waits before the timed-out fault."""
+DEFAULT_CONFIGURATION = "microsoft.powershell"
+
+SessionOpener = Callable[[str, str], PipelineRunner]
+"""(configuration name, user who logged in) -> the runner of a session on a registered
+configuration other than the default one; raises ShellRefused when WinRM would refuse."""
+
+
+class ShellRefused(Exception):
+    """WinRM refuses to create the shell (no such configuration, access denied)."""
+
+    def __init__(self, fault: soap.Fault) -> None:
+        super().__init__(fault.message)
+        self.fault = fault
 
 
 class WinRMService:
     """The shells of one endpoint, and counts of what it was asked (for tests and benchmarks)."""
 
-    def __init__(self, run: ScriptRunner) -> None:
+    def __init__(self, run: ScriptRunner, open_session: SessionOpener | None = None) -> None:
         self._run = run
+        self._open_session = open_session
         self._shells: dict[str, Shell] = {}
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
 
-    def handle(self, request: Request) -> tuple[int, bytes]:
-        """Answer one request: HTTP status and SOAP envelope."""
+    def handle(self, request: Request, user: str = "") -> tuple[int, bytes]:
+        """Answer one request (from ``user``): HTTP status and SOAP envelope."""
         name = request.action.rsplit("/", 1)[-1]
         with self._lock:
             self.requests[name] += 1
@@ -40,7 +61,11 @@ class WinRMService:
         if handler is None:
             return 500, soap.fault(request, soap.ACTION_NOT_SUPPORTED)
         try:
+            if name == "Create":
+                return 200, self._create(request, user)
             return 200, handler(request)
+        except ShellRefused as refused:
+            return 500, soap.fault(request, refused.fault)
         except (KeyError, ShellClosed):
             return 500, soap.fault(request, soap.SHELL_NOT_FOUND, shell=request.shell_id)
         except _TimedOut:
@@ -67,11 +92,15 @@ class WinRMService:
         with self._lock:
             return self._shells[request.shell_id]
 
-    def _create(self, request: Request) -> bytes:
+    def _create(self, request: Request, user: str = "") -> bytes:
         element = _find(request.body, "rsp:Shell")
         shell_id = element.get("ShellId", "").upper()
         creation = element.find("{http://schemas.microsoft.com/powershell}creationXml")
-        shell = Shell(shell_id, self._run)
+        configuration = request.resource_uri.rsplit("/", 1)[-1]
+        pipelines = None
+        if configuration.lower() != DEFAULT_CONFIGURATION and self._open_session is not None:
+            pipelines = self._open_session(configuration, user)
+        shell = Shell(shell_id, self._run, pipelines)
         shell.feed(base64.b64decode((creation.text or "") if creation is not None else ""))
         with self._lock:
             self._shells[shell_id] = shell

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psrpcore
@@ -27,6 +28,19 @@ from ddperm.testing.errors import ErrorRecord as TwinErrorRecord
 
 ScriptRunner = Callable[[str, dict[str, Any]], str]
 """Runs one script text with bound parameters; returns its output or raises ErrorRecord."""
+
+
+@dataclass(frozen=True)
+class PipelineCommand:
+    """One command of a pipeline as the client sent it: script text or a command name."""
+
+    text: str
+    is_script: bool
+    parameters: tuple[tuple[str | None, Any], ...]
+
+
+PipelineRunner = Callable[[list[PipelineCommand]], str]
+"""Runs a whole pipeline (a restricted session's view); returns its output or raises ErrorRecord."""
 
 _FINISHED = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped)
 MIN_ENVELOPE = 153_600
@@ -45,9 +59,12 @@ class ShellClosed(Exception):
 class Shell:
     """A runspace pool on the server side, fed by WS-Man requests."""
 
-    def __init__(self, shell_id: str, run: ScriptRunner) -> None:
+    def __init__(
+        self, shell_id: str, run: ScriptRunner, pipelines: PipelineRunner | None = None
+    ) -> None:
         self.shell_id = shell_id
         self._run = run
+        self._pipelines_runner = pipelines  # a JEA session: every pipeline goes here
         self._pool = psrpcore.ServerRunspacePool()
         self._pipelines: dict[str, psrpcore.ServerPipeline] = {}
         self._queued: dict[str, list[bytes]] = {}  # "" is the pool, else a command id
@@ -123,8 +140,11 @@ class Shell:
     def _start(self, pipeline: psrpcore.ServerPipeline) -> None:
         pipeline.start()
         try:
-            text, params = _one_script(pipeline)
-            output = self._run(text, params)
+            if self._pipelines_runner is not None:
+                output = self._pipelines_runner(pipeline_commands(pipeline))
+            else:
+                text, params = _one_script(pipeline)
+                output = self._run(text, params)
         except TwinErrorRecord as record:
             _fail(pipeline, record)
         else:
@@ -144,6 +164,19 @@ def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any]]
             raise not_a_vetted_script()
         params[str(name)] = plain(value)
     return str(command.command_text), params
+
+
+def pipeline_commands(pipeline: psrpcore.ServerPipeline) -> list[PipelineCommand]:
+    """Every command of a pipeline, parameter values as plain Python."""
+    commands = pipeline.metadata.commands if pipeline.metadata is not None else []
+    return [
+        PipelineCommand(
+            str(c.command_text),
+            bool(c.is_script),
+            tuple((None if n is None else str(n), plain(v)) for n, v in c.parameters),
+        )
+        for c in commands
+    ]
 
 
 def plain(value: Any) -> Any:
