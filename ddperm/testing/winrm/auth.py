@@ -44,15 +44,11 @@ class Credentials:
     ) -> Credentials:
         logins = ((username, password), *(accounts or {}).items())
         user_file = folder / "ntlm-users"
-        user_file.write_text(
-            "".join(
-                "{0}:{2}:{3}\n".format(
-                    *n.rpartition("\\"),
-                )
-                for n, p in logins
-            ),
-            encoding="utf-8",
-        )
+        lines = []
+        for name, secret in logins:
+            domain, _, user = name.rpartition("\\")
+            lines.append(f"{domain}:{user}:{secret}\n")
+        user_file.write_text("".join(lines), encoding="utf-8")
         user_file.chmod(0o600)
         return cls(username, password, user_file, tuple((accounts or {}).items()))
 
