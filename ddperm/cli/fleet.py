@@ -97,6 +97,9 @@ def audit_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    jea: Annotated[
+        bool, typer.Option("--jea", help="Through each host's JEA endpoint 'ddperm'.")
+    ] = False,
 ) -> None:
     """Audit every machine of an inventory; exit 1 if any is not healthy."""
     if as_json and as_csv:
@@ -113,7 +116,9 @@ def audit_command(
     credentials = {k: v for k, v in defaults.items() if k in ("username", "password")}
     targets = [
         Target.model_validate(
-            t.model_dump() | {k: v for k, v in credentials.items() if getattr(t, k) is None}
+            t.model_dump()
+            | {k: v for k, v in credentials.items() if getattr(t, k) is None}
+            | ({"configuration_name": "ddperm"} if jea else {})
         )
         for t in load_targets(inventory)
     ]
