@@ -189,6 +189,10 @@ def test_group_and_member_names_are_checked_before_anything_runs(bad: str) -> No
     assert fake.calls == []
 
 
-def test_the_jea_runner_refuses_the_endpoint_scripts_themselves(fake: FakeHost) -> None:
-    with pytest.raises(PolicyError, match="jea_status"):
-        endpoint.status(jea_twin_host(fake, AUDITOR))
+def test_the_endpoint_cannot_install_or_remove_itself(fake: FakeHost) -> None:
+    auditor = jea_twin_host(fake, AUDITOR)
+    with pytest.raises(PolicyError, match="jea_install"):
+        endpoint.install(auditor)
+    with pytest.raises(PolicyError, match="jea_uninstall"):
+        endpoint.uninstall(auditor)
+    assert endpoint.status(auditor).problems() == []  # an auditor may look at it

@@ -58,6 +58,7 @@ FUNCTIONS = {
     "hosts_status": "Get-DdpermHostsEntry",
     "hosts_write": "Write-DdpermHostsFile",
     "hyperv_status": "Get-DdpermHyperV",
+    "jea_status": "Get-DdpermJeaStatus",
     "policy_cache": "Set-DdpermPolicyCache",
     "policy_read": "Read-DdpermPolicy",
     "policy_status": "Get-DdpermPolicyCacheStatus",
@@ -75,7 +76,6 @@ FUNCTIONS = {
 
 NOT_IN_MODULE = {
     "jea_install": "installs the endpoint itself (an administrator over plain remoting)",
-    "jea_status": "inspects the endpoint itself (an administrator over plain remoting)",
     "jea_uninstall": "removes the endpoint itself (an administrator over plain remoting)",
 }
 """Job scripts the module leaves out, each with the reason."""

@@ -133,6 +133,8 @@ class JeaSession:
         self._append(lines)
 
     def _append(self, lines: list[str]) -> None:
+        if not self.transcript:  # the configuration keeps no transcripts
+            return
         fs = self.fake.fs
         old = fs.read_bytes(self.transcript) if fs.exists(self.transcript) else b""
         fs.write_bytes(self.transcript, old + "".join(f"{line}\r\n" for line in lines).encode())
@@ -236,9 +238,14 @@ def install_jea(
     fake: FakeHost,
     members: Mapping[Role, tuple[str, ...] | list[str]] | None = None,
 ) -> None:
-    """Install the endpoint on ``fake`` directly (no wire), with these role members; the
-    same twin job ``ddperm jea install`` runs, as the fake's (administrator) caller."""
-    fake.execute("jea_install", install_parameters(members=dict(members or {})))
+    """Install the endpoint on ``fake`` directly (no wire), with these role members: the
+    twin job ``ddperm jea install`` runs, run by an administrator whoever ``fake.caller`` is."""
+    with fake._lock:
+        caller, fake.caller = fake.caller, Caller()
+        try:
+            fake.execute("jea_install", install_parameters(members=dict(members or {})))
+        finally:
+            fake.caller = caller
 
 
 __all__ = [

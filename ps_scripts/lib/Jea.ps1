@@ -17,7 +17,7 @@ function Get-DdpermJeaModuleRoot {
 
 function Get-DdpermJeaDataFolder {
     # Where the session configuration file and the transcripts are kept (admin-only ACL).
-    return [System.IO.Path]::Combine($env:ProgramData, 'ddperm\jea')
+    return [System.IO.Path]::Combine($env:ProgramData, 'ddperm-jea')
 }
 
 function Get-DdpermJeaCatalogStatus {

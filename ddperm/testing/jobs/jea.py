@@ -28,7 +28,7 @@ from ddperm.testing.jobs.hyperv import (
 from ddperm.testing.jobs.setup import _translate
 
 MODULE_ROOT = r"C:\Program Files\WindowsPowerShell\Modules\Ddperm"
-DATA_FOLDER = r"C:\ProgramData\ddperm\jea"
+DATA_FOLDER = r"C:\ProgramData\ddperm-jea"
 TRANSCRIPTS = DATA_FOLDER + r"\transcripts"
 ANY_RIGHTS = 0xF01F01FF
 _CATALOG_MAGIC = "ddperm-twin-catalog v2 (SHA256)\n"
