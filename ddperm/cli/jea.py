@@ -3,7 +3,8 @@ administrator over plain remoting, so that audits and provisioning need no admin
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +23,8 @@ from ddperm.cli.connection import (
     target_from,
 )
 from ddperm.errors import DdpermError
+from ddperm.fleet.targets import Target
+from ddperm.host import Host
 from ddperm.jea import endpoint
 from ddperm.jea.endpoint import JeaStatus
 from ddperm.jea.module import DEFAULT_GROUPS, Role
@@ -34,8 +37,19 @@ jea_app = typer.Typer(
 )
 app.add_typer(jea_app)
 
-Host = Annotated[str, typer.Argument(help="Host name or address of the Windows machine.")]
+T = TypeVar("T")
+HostArg = Annotated[str, typer.Argument(help="Host name or address of the Windows machine.")]
 Members = Annotated[list[str] | None, typer.Option(help="Account to add to the role's group.")]
+
+
+def _run(target: Target, action: Callable[[Host], T]) -> T:
+    """``action`` on the target's host; a ddperm error is printed and exits 1."""
+    try:
+        with target.connect() as connection:
+            return action(connection)
+    except DdpermError as exc:
+        console.print(f"[red]{type(exc).__name__}[/]: {exc}")
+        raise typer.Exit(1) from None
 
 
 def _show(host: str, found: JeaStatus, as_json: bool) -> None:
@@ -62,7 +76,7 @@ def _show(host: str, found: JeaStatus, as_json: bool) -> None:
 
 @jea_app.command("install")
 def install_command(
-    host: Host,
+    host: HostArg,
     auditor: Members = None,
     operator: Members = None,
     administrator: Members = None,
@@ -94,20 +108,13 @@ def install_command(
         Role.ADMINISTRATOR: administrators_group,
     }
     members = {Role.AUDITOR: auditor, Role.OPERATOR: operator, Role.ADMINISTRATOR: administrator}
-    try:
-        with target.connect() as connection:
-            found = endpoint.install(
-                connection, groups, {role: names or [] for role, names in members.items()}
-            )
-    except DdpermError as exc:
-        console.print(f"[red]{type(exc).__name__}[/]: {exc}")
-        raise typer.Exit(1) from None
-    _show(host, found, as_json)
+    chosen = {role: names or [] for role, names in members.items()}
+    _show(host, _run(target, lambda h: endpoint.install(h, groups, chosen)), as_json)
 
 
 @jea_app.command("status")
 def status_command(
-    host: Host,
+    host: HostArg,
     port: Port = None,
     https: Https = True,
     auth: AuthOpt = "negotiate",
@@ -121,18 +128,12 @@ def status_command(
 ) -> None:
     """Report the endpoint (catalog, ACLs, configuration); exit 1 on any problem."""
     target = target_from(host, locals())
-    try:
-        with target.connect() as connection:
-            found = endpoint.status(connection)
-    except DdpermError as exc:
-        console.print(f"[red]{type(exc).__name__}[/]: {exc}")
-        raise typer.Exit(1) from None
-    _show(host, found, as_json)
+    _show(host, _run(target, endpoint.status), as_json)
 
 
 @jea_app.command("uninstall")
 def uninstall_command(
-    host: Host,
+    host: HostArg,
     port: Port = None,
     https: Https = True,
     auth: AuthOpt = "negotiate",
@@ -145,10 +146,5 @@ def uninstall_command(
 ) -> None:
     """Remove the module and the configuration (role groups and transcripts stay)."""
     target = target_from(host, locals())
-    try:
-        with target.connect() as connection:
-            endpoint.uninstall(connection)
-    except DdpermError as exc:
-        console.print(f"[red]{type(exc).__name__}[/]: {exc}")
-        raise typer.Exit(1) from None
+    _run(target, endpoint.uninstall)
     console.print(f"{host}: JEA endpoint removed (role groups and transcripts kept)")

@@ -9,7 +9,7 @@ caller, so the answer usually never arrives: install then reconnects and trusts 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ddperm.components.setup import check_member
 from ddperm.errors import HostError, TransportError
@@ -120,8 +120,8 @@ class EndpointError(HostError):
 
 
 def install_parameters(
-    groups: dict[Role, str] | None = None,
-    members: dict[Role, Iterable[str]] | None = None,
+    groups: Mapping[Role, str] | None = None,
+    members: Mapping[Role, Iterable[str]] | None = None,
 ) -> dict[str, ParamValue]:
     """``jea_install``'s parameters: the generated files as data, groups and members."""
     chosen = {**DEFAULT_GROUPS, **(groups or {})}
@@ -147,8 +147,8 @@ def status(host: Host) -> JeaStatus:
 
 def install(
     host: Host,
-    groups: dict[Role, str] | None = None,
-    members: dict[Role, Iterable[str]] | None = None,
+    groups: Mapping[Role, str] | None = None,
+    members: Mapping[Role, Iterable[str]] | None = None,
     *,
     reconnect_timeout: float = 120.0,
 ) -> JeaStatus:
