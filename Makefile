@@ -8,8 +8,12 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BASE   := $(VENV)/.installed-base
 DEV    := $(VENV)/.installed-dev
+# psrp 1.0 (pypsrp 1.0.0b1) cannot share a venv with pypsrp 0.9: the interop tests
+# (tests/test_winrm_interop.py) run it from its own, built once.
+PSRP1_VENV ?= .venv-psrp1
+PSRP1      := $(PSRP1_VENV)/.installed-psrp1
 
-.PHONY: demo test lint typecheck docs unit system-packages bench manifest clean
+.PHONY: demo test lint typecheck docs unit system-packages psrp1 bench manifest clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +27,13 @@ $(BASE): pyproject.toml | $(PY)
 $(DEV): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(DEV) $(BASE)
+
+$(PSRP1): Makefile
+	$(PYTHON) -m venv $(PSRP1_VENV)
+	$(PSRP1_VENV)/bin/python -m pip install --quiet 'pypsrp==1.0.0b1'
+	touch $(PSRP1)
+
+psrp1: $(PSRP1)
 
 demo: $(BASE)
 	$(PY) -m ddperm demo $(ARGS)
@@ -44,7 +55,7 @@ docs: $(DEV)
 system-packages:
 	bash scripts/system-packages.sh
 
-unit: $(DEV) system-packages
+unit: $(DEV) $(PSRP1) system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(DEV)
@@ -54,4 +65,4 @@ manifest: $(DEV)
 	$(PY) -c 'import sys; from ddperm.scripts import main; sys.exit(main(["--write-manifest"]))'
 
 clean:
-	rm -rf $(VENV) build dist site .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PSRP1_VENV) build dist site .mypy_cache .pytest_cache .ruff_cache

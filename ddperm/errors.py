@@ -72,3 +72,14 @@ class HostError(DdpermError):
         where = f" [{self.script}]" if self.script else ""
         fqid = f" ({self.fully_qualified_error_id})" if self.fully_qualified_error_id else ""
         return f"{self.message}{fqid}{where}"
+
+
+class MissingDependencyError(DdpermError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+    def __init__(self, package: str, *, extra: str = "fleet") -> None:
+        super().__init__(
+            f"{package} is not installed; it comes with the extra: pip install 'ddperm[{extra}]'"
+        )
+        self.name = package
+        self.extra = extra

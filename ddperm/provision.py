@@ -179,13 +179,14 @@ def plan(host: Host, desired: DesiredState) -> Plan:
             )
         )
     if desired.engine is not None:
-        running = host.engine.status().running
-        if running != (desired.engine == "running"):
+        engine = host.engine.status()
+        if engine.running != (desired.engine == "running"):
+            before = "running" if engine.running else "stopped"
             steps.append(
                 Step(
                     kind="engine",
                     target="docker",
-                    before="running" if running else "stopped",
+                    before=before if engine.installed else "not installed",
                     after=desired.engine,
                 )
             )

@@ -66,16 +66,41 @@ function Add-DdpermRefusal {
     $report.refused += , ([ordered]@{ path = $Path; reason = $Reason })
 }
 
+function Get-DdpermRefusalReason {
+    # Why Windows refused to list, read or delete one entry, from the error record a catch
+    # got (.NET failures arrive wrapped: MethodInvocation, GetValueInvocation and
+    # ActionPreferenceStop exceptions). Windows PowerShell 5.1 refuses paths over MAX_PATH.
+    param([Parameter(Mandatory = $true)] [System.Management.Automation.ErrorRecord]$Record)
+    $exception = $Record.Exception
+    if ($exception -is [System.Management.Automation.ActionPreferenceStopException]) { $exception = $exception.ErrorRecord.Exception }
+    while ($null -ne $exception) {
+        if ($exception -is [System.IO.PathTooLongException]) { return 'PathTooLong' }
+        if ($exception -is [System.UnauthorizedAccessException]) { return 'AccessDenied' }
+        if ($exception -is [System.IO.FileNotFoundException] -or $exception -is [System.IO.DirectoryNotFoundException]) { return 'Failed' }
+        if ($exception -is [System.IO.IOException]) { return 'InUse' }
+        if ($exception -is [System.ComponentModel.Win32Exception]) {
+            $code = $exception.NativeErrorCode
+            if ($code -eq 5) { return 'AccessDenied' }
+            if ($code -eq 32 -or $code -eq 33) { return 'InUse' }
+            if ($code -eq 206) { return 'PathTooLong' }
+        }
+        $exception = $exception.InnerException
+    }
+    return 'Failed'
+}
+
 function Remove-DdpermEntry {
     # Deletes one file, link or emptied folder; records the outcome, or why it was refused.
+    # Everything Windows may refuse is inside the try, LinkType included: 5.1 opens the file
+    # to count its names, which fails on one an administrator may not read or that is open.
     param($Item)
     $path = $Item.FullName
     $isLink = ($Item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) -ne 0
     $isFolder = $Item -is [System.IO.DirectoryInfo]
-    $isHardlink = (-not $isLink) -and (-not $isFolder) -and ($Item.LinkType -eq 'HardLink')
     $readOnly = ($Item.Attributes -band [System.IO.FileAttributes]::ReadOnly) -ne 0
-    if ($isHardlink -and $readOnly) { Add-DdpermRefusal $path 'ReadOnlyHardlink'; return }
     try {
+        $isHardlink = (-not $isLink) -and (-not $isFolder) -and ($Item.LinkType -eq 'HardLink')
+        if ($isHardlink -and $readOnly) { Add-DdpermRefusal $path 'ReadOnlyHardlink'; return }
         if ($isFolder) {
             [System.IO.Directory]::Delete($path, $false)  # RemoveDirectoryW: a link, never its target
         } else {
@@ -83,12 +108,8 @@ function Remove-DdpermEntry {
             [System.IO.File]::Delete($path)
         }
     } catch {
-        # .NET failures arrive wrapped (MethodInvocation / SetValueInvocation exceptions).
-        $reason = $_.Exception
-        if ($null -ne $reason.InnerException) { $reason = $reason.InnerException }
-        if ($reason -is [System.UnauthorizedAccessException]) { Add-DdpermRefusal $path 'AccessDenied'; return }
-        if ($reason -is [System.IO.IOException]) { Add-DdpermRefusal $path 'InUse'; return }
-        throw
+        Add-DdpermRefusal $path (Get-DdpermRefusalReason $_)
+        return
     }
     if ($isLink) { $report.links_removed += , $path }
     elseif ($isFolder) { $report.directories_deleted += 1 }
@@ -96,30 +117,48 @@ function Remove-DdpermEntry {
     else { $report.files_deleted += 1; $report.bytes_freed += [int64]$Item.Length }
 }
 
+function Get-DdpermFolderRefusal {
+    # Why a folder inside the root is not entered: a non-administrator could change it
+    # (UnsafeAcl), or its ACL cannot be read; $null when it may be emptied.
+    param([string]$Folder)
+    try {
+        if ($null -ne (Get-DdpermAclProblem $Folder)) { return 'UnsafeAcl' }
+    } catch {
+        return (Get-DdpermRefusalReason $_)
+    }
+    return $null
+}
+
 function Clear-DdpermFolder {
     # Empties one real folder, children first, after re-checking that it is still no link.
-    # Returns whether it is now empty.
+    # Returns $null when it is empty now, else why not: NotEmpty, or why it could not be
+    # listed (PathTooLong: 5.1 cannot list a folder holding a path over MAX_PATH).
     param([string]$Folder)
     Assert-DdpermNoLink -Path $Folder -What 'Windows containers data folder'
+    try {
+        $items = @(Microsoft.PowerShell.Management\Get-ChildItem -LiteralPath $Folder -Force)
+    } catch {
+        return (Get-DdpermRefusalReason $_)
+    }
     $before = $report.refused.Count
-    foreach ($item in @(Microsoft.PowerShell.Management\Get-ChildItem -LiteralPath $Folder -Force)) {
+    foreach ($item in $items) {
         $isLink = ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) -ne 0
         if ($item -is [System.IO.DirectoryInfo] -and -not $isLink) {
-            if ($null -ne (Get-DdpermAclProblem $item.FullName)) {
-                Add-DdpermRefusal $item.FullName 'UnsafeAcl'
-                continue
-            }
-            if (-not (Clear-DdpermFolder $item.FullName)) {
-                Add-DdpermRefusal $item.FullName 'NotEmpty'
+            $reason = Get-DdpermFolderRefusal $item.FullName
+            if ($null -eq $reason) { $reason = Clear-DdpermFolder $item.FullName }
+            if ($null -ne $reason) {
+                Add-DdpermRefusal $item.FullName $reason
                 continue
             }
         }
         Remove-DdpermEntry $item
     }
-    return ($report.refused.Count -eq $before)
+    if ($report.refused.Count -eq $before) { return $null }
+    return 'NotEmpty'
 }
 
-[void](Clear-DdpermFolder $root)
+$reason = Clear-DdpermFolder $root
+if ($null -ne $reason -and $reason -ne 'NotEmpty') { Add-DdpermRefusal $root $reason }
 $report.links_removed = ConvertTo-DdpermList $report.links_removed
 $report.hardlinks_unlinked = ConvertTo-DdpermList $report.hardlinks_unlinked
 $report.refused = ConvertTo-DdpermList $report.refused

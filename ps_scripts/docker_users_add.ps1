@@ -5,7 +5,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
-    [ValidatePattern('^([A-Za-z0-9][A-Za-z0-9.-]{0,62}\\)?[A-Za-z0-9][A-Za-z0-9._ -]{0,63}\z')]
+    [ValidatePattern('^(?:(?![. ])[^"/\\\[\]:;|=,+*?<>@\x00-\x1F\x7F-\x9F\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF\uD800-\uDFFF]{1,63}(?<![. ])\\)?(?! )[^"/\\\[\]:;|=,+*?<>@\x00-\x1F\x7F-\x9F\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF\uD800-\uDFFF]{1,20}(?<![. ])\z')]
     [string]$Member
 )
 Set-StrictMode -Version 3
@@ -24,9 +24,16 @@ if ($null -eq $group) {
 $account = Microsoft.PowerShell.Utility\New-Object -TypeName System.Security.Principal.NTAccount -ArgumentList $Member
 $sid = [string]$account.Translate([System.Security.Principal.SecurityIdentifier]).Value
 $added = $false
-if (-not (Test-DdpermGroupMember -Group $group -Sid $sid)) {
-    Microsoft.PowerShell.LocalAccounts\Add-LocalGroupMember -SID $group.SID -Member $sid
-    $added = $true
+if ((Get-DdpermGroupMemberSids -Group $group) -notcontains $sid) {
+    # Strings only: under PowerShell 7 this module may run in a Windows PowerShell
+    # compatibility session, whose deserialized objects do not bind back to -SID.
+    try {
+        Microsoft.PowerShell.LocalAccounts\Add-LocalGroupMember -SID (ConvertTo-DdpermSid -Entry $group) -Member $sid
+        $added = $true
+    } catch {
+        # Added by someone else since the read: it is a member, which is what was asked.
+        if (-not ([string]$_.FullyQualifiedErrorId).StartsWith('MemberExists,')) { throw }
+    }
 }
 Write-DdpermResult ([ordered]@{
     group_created = $created

@@ -5,7 +5,7 @@
 param(
     [Parameter(Mandatory = $true)]
     [ValidateCount(1, 32)]
-    [ValidatePattern('^([A-Za-z0-9][A-Za-z0-9.-]{0,62}\\)?[A-Za-z0-9][A-Za-z0-9._ -]{0,63}\z')]
+    [ValidatePattern('^(?:(?![. ])[^"/\\\[\]:;|=,+*?<>@\x00-\x1F\x7F-\x9F\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF\uD800-\uDFFF]{1,63}(?<![. ])\\)?(?! )[^"/\\\[\]:;|=,+*?<>@\x00-\x1F\x7F-\x9F\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF\uD800-\uDFFF]{1,20}(?<![. ])\z')]
     [string[]]$Member
 )
 Set-StrictMode -Version 3

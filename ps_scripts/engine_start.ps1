@@ -14,15 +14,18 @@ $ProgressPreference = 'SilentlyContinue'
 $deadline = (Get-Date).AddSeconds($TimeoutSeconds)
 $service = Get-DdpermEngineService
 if ($null -eq $service) {
-    throw (New-DdpermEngineError 'DdpermEngineNotInstalled' "The Windows Docker engine service 'docker' is not installed." 'ObjectNotFound')
+    throw (New-DdpermEngineError 'DdpermEngineNotInstalled' "The Windows Docker engine service 'docker' is not installed; Docker Desktop registers it to run Windows containers (install Docker Desktop first)." 'ObjectNotFound')
 }
 $before = ConvertTo-DdpermEngineStatus $service
 if ($before.status -eq 'StopPending') { Wait-DdpermEngineStatus $service 'Stopped' $deadline }
 $service.Refresh()
-if ([string]$service.Status -eq 'Stopped' -or [string]$service.Status -eq 'Paused') {
-    # ServiceController.Start rather than Start-Service: Start-Service waits without end.
+$status = [string]$service.Status
+if ($status -eq 'Stopped' -or $status -eq 'Paused') {
+    # ServiceController rather than Start-Service, which waits without end. The service
+    # starts with the command line it is registered with (dockerd ignores start
+    # arguments); a paused one is continued, as StartService on it fails with error 1056.
     try {
-        $service.Start()
+        if ($status -eq 'Paused') { $service.Continue() } else { $service.Start() }
     } catch [System.Management.Automation.MethodInvocationException] {
         $reason = $_.Exception.InnerException
         $message = "Service '$($service.DisplayName) (docker)' cannot be started due to the following error: $($reason.Message)"

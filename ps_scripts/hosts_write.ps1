@@ -65,6 +65,15 @@ try {
 } catch [System.IO.IOException] {
     throw (New-DdpermHostsError 'DdpermHostsLocked' "The hosts file '$path' is locked by another program (antivirus, an editor); nothing was changed. Close it and retry." 'ResourceBusy' $path $_.Exception)
 } finally {
+    # ReplaceFile's error 1177 (ERROR_UNABLE_TO_MOVE_REPLACEMENT_2) comes after the hosts file
+    # was renamed to the backup name: put it back, so "nothing was changed" holds.
+    if ($null -ne $current -and -not [System.IO.File]::Exists($path) -and [System.IO.File]::Exists($backup)) {
+        try {
+            [System.IO.File]::Move($backup, $path)
+        } catch {
+            throw (New-DdpermHostsError 'DdpermHostsMissing' "Windows left no hosts file at '$path' after a failed replace and ddperm could not put it back: the original is '$backup'; rename it to 'hosts'." 'WriteError' $path $_.Exception)
+        }
+    }
     if ([System.IO.File]::Exists($temp)) { [System.IO.File]::Delete($temp) }
 }
 Write-DdpermResult ([ordered]@{ changed = $true; sha256 = $newSha; size = [int64]$new.Length; backup_path = $backupPath })

@@ -16,17 +16,23 @@ Set-StrictMode -Version 3
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 # ddperm:include Common
+# ddperm:include Paths
 # ddperm:include Policy
 
 if (-not (Test-DdpermPolicyFields $Organization $AllowedRegistries $FetchedAt)) {
     throw (New-DdpermPolicyError 'DdpermPolicyInvalid' 'Refused the policy: the organization, a registry name (host name with optional port, lowercase, no wildcards, at most 100, no duplicates) or the fetch time (UTC, ISO 8601) is not valid. Nothing was changed.' 'InvalidArgument')
 }
-foreach ($existing in @(@($DdpermPolicyFolder, $true), @($DdpermPolicyFile, $false))) {
-    if ([System.IO.Directory]::Exists($existing[0]) -or [System.IO.File]::Exists($existing[0])) {
-        if ($null -eq (Get-DdpermPolicySecurity -Path $existing[0] -Folder $existing[1])) {
-            throw (New-DdpermPolicyError 'DdpermPolicyUntrusted' "Refused: '$($existing[0])' is a link or is not owned by SYSTEM or Administrators (someone else created it). Delete it and cache the policy again. Nothing was changed." 'SecurityError')
-        }
-    }
+# Users may create folders in ProgramData, so only the token says who may cache a policy.
+$principal = New-Object System.Security.Principal.WindowsPrincipal ([System.Security.Principal.WindowsIdentity]::GetCurrent())
+if (-not $principal.IsInRole((New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'))) {
+    throw (New-DdpermPolicyError 'DdpermPolicyAccessDenied' "Access to '$DdpermPolicyFolder' is denied; caching the policy needs an elevated administrator. The old cache, if any, is unchanged." 'PermissionDenied')
+}
+$untrusted = "is a link, is not owned by SYSTEM or Administrators, or does not carry ddperm's protected ACL (someone else created it or changed it). Delete it and cache the policy again. Nothing was changed."
+if ((Test-DdpermPolicyEntry $DdpermPolicyFolder) -and -not (Test-DdpermPolicyTrusted -Path $DdpermPolicyFolder)) {
+    throw (New-DdpermPolicyError 'DdpermPolicyUntrusted' "Refused: '$DdpermPolicyFolder' $untrusted" 'SecurityError')
+}
+if ((Test-DdpermPolicyEntry $DdpermPolicyFile) -and $null -eq (Get-DdpermPolicySecurity -Path $DdpermPolicyFile)) {
+    throw (New-DdpermPolicyError 'DdpermPolicyUntrusted' "Refused: '$DdpermPolicyFile' $untrusted" 'SecurityError')
 }
 $policy = Microsoft.PowerShell.Utility\ConvertTo-Json -Compress -Depth 3 -InputObject ([ordered]@{
     organization       = $Organization
@@ -40,11 +46,16 @@ $document = Microsoft.PowerShell.Utility\ConvertTo-Json -Compress -InputObject (
     policy = $policy
 })
 $bytes = (New-Object System.Text.UTF8Encoding $false).GetBytes($document)
-$temp = $DdpermPolicyFile + '.tmp'
+# A fresh name nobody can have planted anything at, and CreateNew never opens what exists.
+$temp = $DdpermPolicyFolder + '\registry-access-policy.' + [System.Guid]::NewGuid().ToString('N') + '.tmp'
 try {
-    [void][System.IO.Directory]::CreateDirectory($DdpermPolicyFolder)
-    Set-DdpermPolicyAcl -Path $DdpermPolicyFolder -Folder $true
-    $stream = New-Object System.IO.FileStream @($temp, [System.IO.FileMode]::Create,
+    if (-not (Test-DdpermPolicyEntry $DdpermPolicyFolder)) {
+        New-DdpermDirectory -Path $DdpermPolicyFolder -Security (New-DdpermAdminFolderSecurity -Readers @('S-1-5-32-545'))
+        if (-not (Test-DdpermPolicyTrusted -Path $DdpermPolicyFolder)) {  # a user made it first
+            throw (New-DdpermPolicyError 'DdpermPolicyUntrusted' "Refused: '$DdpermPolicyFolder' $untrusted" 'SecurityError')
+        }
+    }
+    $stream = New-Object System.IO.FileStream @($temp, [System.IO.FileMode]::CreateNew,
         [System.IO.FileAccess]::Write, [System.IO.FileShare]::None, 4096,
         [System.IO.FileOptions]::WriteThrough)
     try {
@@ -53,15 +64,14 @@ try {
     } finally {
         $stream.Dispose()
     }
-    Set-DdpermPolicyAcl -Path $temp -Folder $false
+    Set-DdpermPolicyFileAcl -Path $temp
     if ([System.IO.File]::Exists($DdpermPolicyFile)) {
         # No backup; [NullString] because PowerShell would pass $null as an empty path.
         [System.IO.File]::Replace($temp, $DdpermPolicyFile, [System.Management.Automation.Language.NullString]::Value)
+        Set-DdpermPolicyFileAcl -Path $DdpermPolicyFile  # File.Replace keeps the old file's ACL
     } else {
         [System.IO.File]::Move($temp, $DdpermPolicyFile)
     }
-    # File.Replace keeps the old file's ACL: set the protected one again.
-    Set-DdpermPolicyAcl -Path $DdpermPolicyFile -Folder $false
 } catch [System.UnauthorizedAccessException] {
     throw (New-DdpermPolicyError 'DdpermPolicyAccessDenied' "Access to '$DdpermPolicyFolder' is denied; caching the policy needs an elevated administrator. The old cache, if any, is unchanged." 'PermissionDenied')
 } catch [System.IO.IOException] {

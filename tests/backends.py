@@ -40,6 +40,19 @@ def inprocess(fake: FakeHost, **options: object) -> Iterator[Backend]:
 
 
 @contextmanager
+def inprocess_core(fake: FakeHost, **options: object) -> Iterator[Backend]:
+    """The in-process twin with PowerShell 7 running the scripts (``FakeHost.edition``).
+
+    Only in-process: the transports do not depend on the edition, except the local wrapper's
+    JSON reading, which tests/test_local_standin.py covers under Core on its own.
+    """
+    fake.edition = "Core"
+    fake.os.powershell_version = "7.4.6"
+    with inprocess(fake, **options) as built:
+        yield Backend("inprocess-core", built.host, fake)
+
+
+@contextmanager
 def _over_winrm(name: str, auth: str, fake: FakeHost, **options: Any) -> Iterator[Backend]:
     """The twin served over WinRM on 127.0.0.1 (one endpoint per auth for the session)."""
     endpoint = shared_endpoint(auth)
@@ -101,6 +114,7 @@ def real_local(fake: FakeHost, **options: Any) -> Iterator[Backend]:
 
 BACKENDS: dict[str, Callable[..., object]] = {
     "inprocess": inprocess,
+    "inprocess-core": inprocess_core,
     "winrm-basic": functools.partial(_over_winrm, "winrm-basic", "basic"),
     "winrm-ntlm": functools.partial(_over_winrm, "winrm-ntlm", "ntlm"),
     "winrm-jea": over_jea,

@@ -28,9 +28,6 @@ from ddperm.testing.errors import ErrorRecord
 from tests.backends import Backend
 
 DISM_GET = "Microsoft.Dism.Commands.GetWindowsOptionalFeatureCommand"
-CIM_DENIED = (
-    "HRESULT 0x80041003,Microsoft.Management.Infrastructure.CimCmdlets.InvokeCimMethodCommand"
-)
 CULTURES = ("en-US", "de-DE", "ja-JP", "zh-CN")
 
 
@@ -104,13 +101,14 @@ def test_bootloader_reads_the_bcd_element(
     assert status.raw_value == raw
 
 
-def test_bootloader_without_elevation_is_a_cim_access_denied(backend: Backend) -> None:
+def test_bootloader_without_elevation_asks_for_elevation(backend: Backend) -> None:
+    # The BCD WMI provider answers a caller that is not elevated with OpenStore's
+    # ReturnValue False, not an access-denied error: the script checks elevation first.
     seeded(backend).caller.elevated = False
-    with pytest.raises(HostError) as caught:
+    with pytest.raises(HostError, match="elevated") as caught:
         backend.host.bootloader.status()
-    assert caught.value.fully_qualified_error_id == CIM_DENIED
+    assert caught.value.fully_qualified_error_id == "DdpermElevationRequired"
     assert caught.value.category == "PermissionDenied"
-    assert caught.value.exception_type == "Microsoft.Management.Infrastructure.CimException"
 
 
 # -- features.check() ------------------------------------------------------------------
@@ -303,7 +301,7 @@ def test_error_ids_do_not_change_with_the_display_language(
         host.bootloader.status()
     assert (dism.value.fully_qualified_error_id, bcd.value.fully_qualified_error_id) == (
         DISM_GET,
-        CIM_DENIED,
+        "DdpermElevationRequired",
     )
     if culture != "en-US":  # the display text really is localised, and ignored
         assert dism.value.message != "The requested operation requires elevation."

@@ -248,7 +248,7 @@ def test_the_kit_reports_exactly_the_real_side_s_differences() -> None:
             "health": _other_disk_path,
         }
     )
-    fake.caller.elevated = False  # the twin's bootloader_status fails too (access denied)
+    fake.caller.elevated = False  # the twin's bootloader_status fails too (not elevated)
     fake.caller.groups.add("S-1-5-32-578")  # Hyper-V Administrators: Get-VM answers
     fake.vms.append(FakeVM("DockerDesktopVM", vhd_path=r"C:\ProgramData\Docker\disk.vhdx"))
     report = _over_winrm(fake, redact=False)
@@ -260,10 +260,10 @@ def test_the_kit_reports_exactly_the_real_side_s_differences() -> None:
             "error_id",
             "$",
             "AccessDenied,BcdStore",
-            "HRESULT 0x80041003,Microsoft.Management.Infrastructure.CimCmdlets."
-            "InvokeCimMethodCommand",
+            "DdpermElevationRequired",
         ),
         ("bootloader_status", "category", "$", "SecurityError", "PermissionDenied"),
+        ("bootloader_status", "exception_type", "$", CIM_ERROR, "System.InvalidOperationException"),
         (
             "health",
             "value",
@@ -281,9 +281,7 @@ def test_the_kit_reports_exactly_the_real_side_s_differences() -> None:
     assert "version: shape $.os_edition_id: real string, twin missing" in report.summary()
 
 
-def test_an_unseedable_answer_is_a_note_and_its_values_are_not_compared() -> None:
-    """PowerShell 7's version answer: the twin always says Desktop, so the edition is noted."""
-
+def test_a_powershell_7_answer_seeds_the_core_edition() -> None:
     def core(answer: Callable[[], Any]) -> Any:
         return {**answer(), "powershell_edition": "Core", "powershell_version": "7.4.6"}
 
@@ -291,11 +289,20 @@ def test_an_unseedable_answer_is_a_note_and_its_values_are_not_compared() -> Non
     assert report.host.powershell_edition == "Core"
     assert report.differences == []
     version = next(j for j in report.jobs if j.job == "version")
+    assert version.notes == []
+
+
+def test_an_unseedable_answer_is_a_note_and_its_values_are_not_compared() -> None:
+    """An edition the twin does not model is noted, not compared."""
+
+    def unknown(answer: Callable[[], Any]) -> Any:
+        return {**answer(), "powershell_edition": "Nano"}
+
+    report = _over_winrm(Diverging(patches={"version": unknown}), redact=False)
+    assert report.differences == []
+    version = next(j for j in report.jobs if j.job == "version")
     assert [(n.path, n.reason) for n in version.notes] == [
-        (
-            "$.powershell_edition",
-            "the twin's version job always answers Desktop (Windows PowerShell)",
-        )
+        ("$.powershell_edition", "the twin models the Desktop and Core editions, not 'Nano'")
     ]
     assert "Not seeded" in report.summary()
 

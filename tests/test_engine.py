@@ -177,13 +177,38 @@ def test_stop_lets_a_starting_engine_finish_first(backend: Backend) -> None:
     assert change.after.status is ServiceStatus.STOPPED
 
 
-def test_start_a_paused_engine_fails(backend: Backend) -> None:
+def test_a_paused_engine_is_continued(backend: Backend) -> None:
+    # StartService on a paused service fails (ERROR_SERVICE_ALREADY_RUNNING, 1056): it needs
+    # the Continue control.
     fake = _fake(backend)
     fake.services["docker"].status = "Paused"
-    with pytest.raises(HostError, match="already running") as caught:
+    change = backend.host.engine.start()
+    assert change.changed
+    assert change.before.status is ServiceStatus.PAUSED
+    assert change.after.status is ServiceStatus.RUNNING
+    assert fake.services["docker"].status == "Running"
+
+
+def test_continuing_a_paused_engine_needs_elevation(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.services["docker"].status = "Paused"
+    fake.caller.elevated = False
+    with pytest.raises(HostError, match="Access is denied") as caught:
         backend.host.engine.start()
     assert caught.value.error_id == "CouldNotStartService"
     assert fake.services["docker"].status == "Paused"
+
+
+def test_a_machine_before_docker_desktop_has_no_engine(make_backend: MakeBackend) -> None:
+    fake = FakeHost.fresh()
+    assert "docker" not in fake.services
+    assert "com.docker.service" not in fake.services
+    backend = make_backend(fake)
+    assert not backend.host.engine.status().installed
+    with pytest.raises(HostError, match="Docker Desktop") as caught:
+        backend.host.engine.start()
+    assert caught.value.error_id == "DdpermEngineNotInstalled"
+    assert "docker" not in fake.services
 
 
 @pytest.mark.parametrize("timeout", [0, -1, 601, 10**9, True, 1.5, "30", None])
@@ -310,7 +335,7 @@ def test_ensure_start_and_stop_reach_their_state_or_fail_cleanly(
         else:
             assert error.error_id in ("CouldNotStartService", "CouldNotStopService")
             assert service.status in (status, "Stopped", "Running")  # a settled state
-            refusable = operation == "start" and (start_type == "Disabled" or status == "Paused")
+            refusable = operation == "start" and start_type == "Disabled" and status != "Paused"
             assert not elevated or refusable
         return
     assert change.before.status == ServiceStatus(status)
@@ -319,6 +344,5 @@ def test_ensure_start_and_stop_reach_their_state_or_fail_cleanly(
     assert change.changed == (status != target.value)
     needs_start = operation == "start" and status in ("Stopped", "Paused", "StopPending")
     if needs_start:
-        assert start_type != "Disabled"
+        assert start_type != "Disabled" or status == "Paused"  # Continue ignores the start type
         assert elevated
-    assert not (operation == "start" and status == "Paused")

@@ -20,6 +20,7 @@ from ddperm.fleet import (
     from_csv,
     load_targets,
 )
+from ddperm.fleet.report import CHECKS
 from ddperm.fleet.targets import parse_address
 from ddperm.testing import FakeHost, twin_host
 from ddperm.testing.winrm import Endpoint, Fault, serve
@@ -163,12 +164,12 @@ def test_dataframe_html_and_chart(report: FleetReport) -> None:
     html = report._repr_html_()
     assert html.count("<tr>") == len(report.results) + 1
     assert "wrong-password" in html and "auth_failed" in html
-    figure = report.plot()
-    bars = figure.axes[0].patches
-    labels = [t.get_text() for t in figure.axes[0].get_xticklabels()]
-    assert "bootloader" in labels and "(unreachable)" in labels
-    heights = dict(zip(labels, [b.get_height() for b in bars], strict=True))
-    assert heights["(auth_failed)"] == 1
+    heat = report.plot().axes[1]
+    hosts = [t.get_text() for t in heat.get_yticklabels()]
+    assert "gone (unreachable)" in hosts and "wrong-password (auth_failed)" in hosts
+    grid = heat.images[0].get_array().tolist()
+    launch_off = grid[[r.name for r in report.results].index("launch-off")]
+    assert launch_off[CHECKS.index("bootloader")] == 1  # problem (ok, problem, error, not asked)
 
 
 def test_progress_bar_shows_unless_silenced(

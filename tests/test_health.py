@@ -219,7 +219,7 @@ def test_not_elevated_each_check_reports_its_own_error(backend: Backend) -> None
     assert report.hyperv.result.feature_state is None
     assert report.bootloader.status == "error"
     assert report.bootloader.error is not None
-    assert report.bootloader.error.error_id.startswith("HRESULT 0x80041003,")
+    assert report.bootloader.error.error_id == "DdpermElevationRequired"
     assert report.features.status == "error"
     assert report.features.error is not None
     assert (

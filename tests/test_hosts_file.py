@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ddperm import hostsfile
 from ddperm.components.hosts_file import HostsFileChange
 from ddperm.errors import HostError, PolicyError, TransportError
 from ddperm.retry import NO_RETRY
+from ddperm.scripts import script_root
 from ddperm.testing import FakeHost, twin_host
 from ddperm.testing.fakehost import HOSTS_PATH, STOCK_HOSTS
-from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS
+from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS, FsErrorKind
 from tests.backends import Backend
 from tests.fixtures import REAL_WINDOWS
 
@@ -356,3 +360,68 @@ def test_write_script_refuses_undecodable_or_oversized_content(
         backend.host.executor.call("hosts_write", HostsFileChange, params)
     assert caught.value.error_id == error_id
     assert hosts(backend.fake) == STOCK_HOSTS
+
+
+@pytest.mark.parametrize(
+    "failure", [FsErrorKind.REPLACEMENT_NOT_MOVED, FsErrorKind.REPLACED_IS_BACKUP]
+)
+def test_a_failed_replace_leaves_the_hosts_file_in_place(
+    make_backend: Callable[..., Backend], failure: FsErrorKind
+) -> None:
+    # ReplaceFile error 1177 has already renamed the hosts file to the backup name when it
+    # fails: the script puts it back before it says that nothing was changed.
+    fake = seeded()
+    fake.fs.fail_next_replace(failure)
+    error = _refused(make_backend, fake, "DdpermHostsLocked", retry=NO_RETRY)
+    assert "nothing was changed" in error.message
+    assert hosts(fake) == STOCK_HOSTS
+    assert fake.fs.acl(HOSTS_PATH) == seeded().fs.acl(HOSTS_PATH)
+
+
+def _script_entry_regex() -> re.Pattern[str]:
+    """Get-DdpermHostsEntryCount's regex, taken from lib/HostsFile.ps1 (its options:
+    IgnoreCase, Multiline, CultureInvariant; the text is the bytes as ISO-8859-1)."""
+    text = (script_root() / "lib" / "HostsFile.ps1").read_text()
+    head, tail = re.search(
+        r"\$entry = '([^']*)' \+\s*\[regex\]::Escape\(\$DdpermHostsName\) \+ '([^']*)'", text
+    ).groups()  # type: ignore[union-attr]
+    return re.compile(head + re.escape(hostsfile.KUBERNETES_NAME) + tail, re.I | re.M)
+
+
+_LINE_PARTS = st.sampled_from(
+    [
+        "127.0.0.1",
+        "kubernetes.docker.internal",
+        "KUBERNETES.docker.INTERNAL",
+        "x",
+        "#",
+        " ",
+        "\t",
+        "\r",
+        "\x0b",
+        "\x0c",
+        "\x1c",
+        "\xa0",
+        "kubernetes.docker.internalx",
+        "a#b",
+    ]
+)
+
+
+@given(st.lists(st.lists(_LINE_PARTS, max_size=6).map("".join), max_size=8).map("\n".join))
+def test_the_scripts_entry_count_equals_the_planner(text: str) -> None:
+    data = text.encode("latin-1")
+    assert len(_script_entry_regex().findall(text)) == hostsfile.facts(data).entries
+
+
+def test_a_100k_line_ad_block_hosts_file_is_handled(backend: Backend) -> None:
+    # Such files are common; the script counts entries with one regex, not a pipeline per
+    # line (tests/vetting.py refuses pipeline cmdlets in loops), so 5.1 does not crawl.
+    fake = backend.fake
+    assert fake is not None
+    blocklist = b"".join(b"0.0.0.0 ads%d.example.com\r\n" % i for i in range(100_000))
+    fake.fs.write_bytes(HOSTS_PATH, STOCK_HOSTS + blocklist)
+    assert backend.host.hosts_file.ensure().changed
+    status = backend.host.hosts_file.status()
+    assert status.ok and status.entries == 1
+    assert hosts(fake) == SECTION + STOCK_HOSTS + blocklist

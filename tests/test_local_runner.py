@@ -23,7 +23,7 @@ import ddperm
 from ddperm.errors import ConfigurationError, HostError, PolicyError, TransportError
 from ddperm.scripts import Script, default_registry
 from ddperm.transports import local as local_module
-from ddperm.transports.local import LocalRunner, wrapper_text
+from ddperm.transports.local import LocalRunner, native_path, wrapper_text
 from tests.fixtures import REAL_WINDOWS
 
 CLIXML = REAL_WINDOWS / "clixml"
@@ -301,3 +301,46 @@ def test_a_modified_wrapper_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path
         monkeypatch.undo()
         wrapper_text.cache_clear()
     assert "Remove-Item" not in wrapper_text()
+
+
+SYSTEM32_PS = r"C:\WINDOWS\system32\WindowsPowerShell\v1.0\powershell.exe"
+WOW64 = {
+    "SystemRoot": r"C:\WINDOWS",
+    "PROCESSOR_ARCHITECTURE": "x86",
+    "PROCESSOR_ARCHITEW6432": "AMD64",
+}
+
+
+@pytest.mark.parametrize(
+    ("executable", "environ", "bits", "expected"),
+    [
+        # 32-bit Python on 64-bit Windows: System32 means SysWOW64 to it; Sysnative is the real one
+        (SYSTEM32_PS, WOW64, 32, r"C:\WINDOWS\Sysnative\WindowsPowerShell\v1.0\powershell.exe"),
+        (
+            SYSTEM32_PS.lower(),
+            {"SYSTEMROOT": "c:\\windows\\", "PROCESSOR_ARCHITEW6432": "ARM64"},
+            32,
+            r"c:\windows\Sysnative\windowspowershell\v1.0\powershell.exe",
+        ),
+        (SYSTEM32_PS, {**WOW64, "PROCESSOR_ARCHITEW6432": ""}, 32, SYSTEM32_PS),  # 32-bit Windows
+        (SYSTEM32_PS, {"SystemRoot": r"C:\WINDOWS"}, 32, SYSTEM32_PS),  # 32-bit Windows
+        (SYSTEM32_PS, WOW64, 64, SYSTEM32_PS),  # a 64-bit Python sees the real System32
+        (
+            r"C:\Program Files\PowerShell\7\pwsh.exe",
+            WOW64,
+            32,
+            r"C:\Program Files\PowerShell\7\pwsh.exe",
+        ),
+        (
+            r"C:\WINDOWS\SysWOW64\WindowsPowerShell\v1.0\powershell.exe",
+            WOW64,
+            32,
+            r"C:\WINDOWS\SysWOW64\WindowsPowerShell\v1.0\powershell.exe",
+        ),  # asked for by path
+        ("/usr/bin/pwsh", {}, 64, "/usr/bin/pwsh"),
+    ],
+)
+def test_a_32_bit_python_starts_the_64_bit_windows_powershell(
+    executable: str, environ: dict[str, str], bits: int, expected: str
+) -> None:
+    assert native_path(executable, environ=environ, pointer_bits=bits) == expected

@@ -11,12 +11,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ddperm.components.policy import RegistryPolicy
 from ddperm.errors import HostError
 from ddperm.scripts import default_registry
 from ddperm.testing import FakeHost
@@ -263,3 +265,24 @@ def test_no_process_outlives_its_call_or_its_session(launcher: str, agent: Agent
     # both gone and reaped by the runner: not even a zombie left in /proc
     assert not Path(f"/proc/{one_shot}").exists()
     assert not Path(f"/proc/{kept}").exists()
+
+
+def test_a_date_parameter_reaches_powershell_7_as_the_same_string(fake: FakeHost) -> None:
+    """pwsh's ConvertFrom-Json (Json.NET) would read FetchedAt as a [datetime] and bind
+    '11/23/2026 09:30:15' to the [string] parameter, which policy_cache refuses."""
+    fake.edition = "Core"
+    fetched = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=timezone.utc)
+    policy = RegistryPolicy(
+        organization="myorg", allowed_registries=["docker.io"], fetched_at=fetched
+    )
+    with standin_host(fake) as host:
+        assert host.policy.cache(policy).fetched_at == fetched
+        assert host.policy.read().fetched_at == fetched
+    assert fake.calls[0] == (
+        "policy_cache",
+        {
+            "Organization": "myorg",
+            "AllowedRegistries": ["docker.io"],
+            "FetchedAt": "2026-11-23T09:30:15.123456Z",
+        },
+    )

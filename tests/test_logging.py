@@ -11,8 +11,10 @@ import pytest
 
 import ddperm
 from ddperm.components.system import HostVersion
-from ddperm.errors import HostError, TransportError
+from ddperm.components.vhd import VHDSize
+from ddperm.errors import HostError, PolicyError, TransportError
 from ddperm.executor import Executor, loggable
+from ddperm.guard import VM_NAME
 from ddperm.retry import RetryPolicy
 from ddperm.runner import Params
 from ddperm.scripts import Script, default_registry
@@ -50,11 +52,11 @@ def test_a_call_is_logged_with_host_script_parameters_and_duration(
 
 def test_a_host_error_is_logged_with_its_id(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="ddperm")
-    with pytest.raises(HostError):
-        Executor(TwinRunner(FakeHost())).call("version", HostVersion, {"Bogus": 1})
+    with pytest.raises(HostError):  # the twin has no VM
+        Executor(TwinRunner(FakeHost())).call("vhd_size", VHDSize, {"VMName": VM_NAME})
     (call,) = _records(caplog, "ddperm.executor")
-    assert vars(call)["outcome"] == "HostError NamedParameterNotFound"
-    assert "NamedParameterNotFound" in call.getMessage()
+    assert vars(call)["outcome"] == "HostError InvalidParameter"  # Get-VM: no such VM
+    assert "InvalidParameter" in call.getMessage()
 
 
 @dataclass
@@ -93,9 +95,9 @@ def test_secret_looking_parameters_are_redacted(caplog: pytest.LogCaptureFixture
     assert set(shown.values()) == {"<redacted>"}
     assert loggable({"Content": "x" * 500})["Content"] == "x" * 120 + "... (500 characters)"
     caplog.set_level(logging.DEBUG, logger="ddperm")
-    with pytest.raises(HostError):  # the twin refuses the unknown parameter after the log
+    with pytest.raises(PolicyError):  # no script declares it: refused before anything runs
         Executor(TwinRunner(FakeHost())).call("version", HostVersion, {"UserPassword": "hunter2"})
-    assert caplog.records and not any("hunter2" in r.getMessage() for r in caplog.records)
+    assert not any("hunter2" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("wire", [False, True], ids=["default", "DDPERM_LOG_WIRE=1"])

@@ -173,10 +173,11 @@ def test_cache_then_read_round_trips_with_protected_acl(backend: Backend) -> Non
     assert len(read.sha256) == 64
     fs = backend.fake.fs
     for path in (POLICY_FOLDER, POLICY_FILE):
+        assert fs.protected(path)
         assert fs.explicit_acl(path) == {
             SYSTEM: "FullControl",
             ADMINISTRATORS: "FullControl",
-            USERS: "Read",
+            USERS: "ReadAndExecute, Synchronize",  # what .NET stores for ReadAndExecute
         }
         assert fs.owner(path) == ADMINISTRATORS
     assert fs.listdir(POLICY_FOLDER) == ["registry-access-policy.json"]
@@ -291,24 +292,85 @@ def test_locked_cache_fails_closed(make_backend: Callable[..., Backend]) -> None
 
 
 @pytest.mark.parametrize(
-    ("path", "acl"),
+    "acl",
     [
-        (POLICY_FILE, {**POLICY_ACL, USERS: "Modify"}),
-        (POLICY_FILE, {**POLICY_ACL, DEV_SID: "FullControl"}),
-        (POLICY_FILE, None),  # inherits: inheritance must be off
-        (POLICY_FOLDER, {**POLICY_ACL, USERS: "Modify"}),
-        (POLICY_FOLDER, None),
+        {**POLICY_ACL, USERS: "Modify"},
+        {**POLICY_ACL, DEV_SID: "FullControl"},
+        None,  # inherits: inheritance must be off
     ],
 )
-def test_wrong_acl_fails_closed_and_an_update_repairs_it(
-    make_backend: Callable[..., Backend], path: str, acl: dict[str, str] | None
+def test_wrong_file_acl_fails_closed_and_an_update_repairs_it(
+    make_backend: Callable[..., Backend], acl: dict[str, str] | None
 ) -> None:
     fake = cached(make_backend)
-    fake.fs.set_acl(path, acl)
+    fake.fs.set_acl(POLICY_FILE, acl)
     assert read_error(make_backend, fake).error_id == "DdpermPolicyUntrusted"
     make_backend(fake).host.policy.cache(GOOD)
-    assert fake.fs.explicit_acl(path) == POLICY_ACL
+    assert fake.fs.explicit_acl(POLICY_FILE) == POLICY_ACL
     assert make_backend(fake).host.policy.read().organization == "myorg"
+
+
+@pytest.mark.parametrize(
+    "acl",
+    [
+        {**POLICY_ACL, USERS: "Modify"},
+        None,  # inherits ProgramData's: every user may create files in it
+        "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;GW;;;BU)",  # generic write
+        "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICIIO;0x1301bf;;;BU)",  # inherit-only
+    ],
+)
+def test_a_folder_with_another_acl_fails_closed_and_is_not_adopted(
+    make_backend: Callable[..., Backend], acl: dict[str, str] | str | None
+) -> None:
+    """Whoever could write to the folder may have planted something or hold a handle:
+    ddperm does not re-ACL it and carry on, it refuses until the folder is deleted."""
+    fake = cached(make_backend)
+    fake.fs.set_acl(POLICY_FOLDER, acl)
+    assert read_error(make_backend, fake).error_id == "DdpermPolicyUntrusted"
+    before = fake.fs.sddl(POLICY_FOLDER), fake.fs.read_bytes(POLICY_FILE)
+    with pytest.raises(HostError) as caught:
+        make_backend(fake).host.policy.cache(policy("quay.io"))
+    assert caught.value.error_id == "DdpermPolicyUntrusted"
+    assert (fake.fs.sddl(POLICY_FOLDER), fake.fs.read_bytes(POLICY_FILE)) == before
+
+
+def test_a_folder_an_administrator_made_by_hand_is_refused(
+    make_backend: Callable[..., Backend],
+) -> None:
+    """Owned by Administrators but with ProgramData's inherited ACL (Users may add files)."""
+    fake = FakeHost()
+    fake.fs.mkdir(POLICY_FOLDER)
+    with pytest.raises(HostError) as caught:
+        make_backend(fake).host.policy.cache(GOOD)
+    assert caught.value.error_id == "DdpermPolicyUntrusted"
+    assert fake.fs.listdir(POLICY_FOLDER) == []
+    assert not fake.fs.protected(POLICY_FOLDER)
+
+
+def test_a_user_racing_the_first_cache_can_plant_nothing(twin: Backend) -> None:
+    """The folder exists with its protected ACL from the start: no moment in which a user,
+    allowed to add files to ProgramData's children, could put a link where ddperm writes."""
+    fake = twin.fake
+    assert fake is not None
+    victim = r"C:\Windows\System32\drivers\etc\hosts"
+    before = fake.fs.read_bytes(victim)
+    user = {DEV_SID, USERS, "S-1-5-11"}
+    make_folder = fake.fs.mkdir
+    planted: list[str] = []
+
+    def then_the_user(path: str, **kwargs: object) -> None:
+        make_folder(path, **kwargs)  # type: ignore[arg-type]
+        fake.fs.mkdir = make_folder  # type: ignore[method-assign]
+        if path == POLICY_FOLDER and fake.fs.access(path, user) & 0x2:  # FILE_ADD_FILE
+            for name in ("registry-access-policy.json.tmp", "registry-access-policy.json"):
+                fake.fs.hardlink(POLICY_FOLDER + "\\" + name, victim)
+                planted.append(name)
+
+    fake.fs.mkdir = then_the_user  # type: ignore[method-assign]
+    twin.host.policy.cache(GOOD)
+    assert planted == []
+    assert fake.fs.read_bytes(victim) == before
+    assert twin.host.policy.read().organization == "myorg"
 
 
 @pytest.mark.parametrize("path", [POLICY_FILE, POLICY_FOLDER])
@@ -328,7 +390,8 @@ def test_folder_precreated_by_the_developer_is_refused(
         make_backend(fake).host.policy.cache(GOOD)
     assert caught.value.error_id == "DdpermPolicyUntrusted"
     assert fake.fs.listdir(POLICY_FOLDER) == []
-    assert fake.fs.explicit_acl(POLICY_FOLDER) is None
+    assert not fake.fs.protected(POLICY_FOLDER)
+    assert DEV_SID in fake.fs.acl(POLICY_FOLDER)  # CREATOR OWNER: full control for them
 
 
 def test_folder_that_is_a_junction_is_refused(make_backend: Callable[..., Backend]) -> None:

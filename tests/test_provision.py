@@ -13,6 +13,7 @@ from ddperm.components.vm import VMSpec
 from ddperm.errors import PolicyError
 from ddperm.provision import DesiredState, ElevationRequired, apply, plan
 from ddperm.testing import FakeHost
+from ddperm.testing.fakehost import FakeService
 from ddperm.testing.winrm import serve
 from ddperm.transports.psrp import PSRPRunner, connect
 from tests.backends import Backend
@@ -41,7 +42,12 @@ WRITES = {
 }
 
 
-fresh_machine = FakeHost.fresh
+def fresh_machine() -> FakeHost:
+    """A machine before Docker Desktop whose Windows engine service is registered anyway:
+    the one step provisioning cannot do (``FakeHost.fresh()`` has no such service)."""
+    fake = FakeHost.fresh()
+    fake.services["docker"] = FakeService("docker", "Docker Engine")
+    return fake
 
 
 def _writes(fake: FakeHost) -> list[str]:
@@ -215,9 +221,9 @@ def test_restart_wait_ignores_the_boot_time_drift_of_the_old_boot() -> None:
 def test_an_orphaned_member_sid_does_not_break_docker_users(
     make_backend: Callable[..., Backend],
 ) -> None:
-    # Windows PowerShell 5.1's Get-LocalGroupMember fails to list a group holding a SID
-    # without a name (a deleted or Azure AD account, PowerShell #2996); ddperm asks about
-    # each account alone, so such a member never matters.
+    # Windows PowerShell 5.1's Get-LocalGroupMember fails on a group holding a SID without
+    # a name (a deleted or Azure AD account, PowerShell #2996); ddperm reads the members as
+    # raw SIDs, so such a member never matters (more in tests/test_docker_users.py).
     fake = FakeHost()
     orphan = "S-1-5-21-1004336348-1177238915-682003330-1099"
     fake.groups["docker-users"].members.append(orphan)
@@ -246,3 +252,18 @@ def test_docker_users_question_is_checked_before_it_runs(
     with pytest.raises(PolicyError):
         backend.host.setup.docker_users(accounts)
     assert fake.calls == []
+
+
+def test_without_the_engine_service_the_engine_step_fails_clearly(
+    make_backend: Callable[..., Backend],
+) -> None:
+    fake = FakeHost.fresh()
+    backend = make_backend(fake)
+    desired = DesiredState(features=(), hypervisor_launch_auto=False, engine="running")
+    planned = plan(backend.host, desired)
+    (engine,) = [s for s in planned.steps if s.kind == "engine"]
+    assert (engine.before, engine.after) == ("not installed", "running")
+    result = apply(planned, progress=False)
+    assert result.error is not None
+    assert "DdpermEngineNotInstalled" in result.error
+    assert "Docker Desktop" in result.error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -264,3 +265,16 @@ def test_ntlm_endpoints_keep_their_own_passwords_for_the_same_user() -> None:
         for endpoint in (first, second, first):
             with ddperm.connect(**endpoint.connect_options()) as host:
                 assert host.version().host.os_build == endpoint.fake.os.build
+
+
+def test_every_script_runs_in_a_local_scope_of_the_pooled_runspace(
+    endpoint: Endpoint, runner: PSRPRunner
+) -> None:
+    # Added without UseLocalScope, a script runs in the runspace's global scope (PowerShell
+    # Command.CreateCommandProcessor: "_useLocalScope ?? false"), so its functions, variables
+    # and preferences would stay in the pool for the next call. The twin reads the flag
+    # from the CreatePipeline message pypsrp sends.
+    before = endpoint.service.scopes.copy()
+    runner.run(VERSION, {})
+    runner.run(VERSION, {})
+    assert endpoint.service.scopes - before == Counter(local=2)

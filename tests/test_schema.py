@@ -79,7 +79,10 @@ def _results() -> dict[str, BaseModel]:
 def test_registry_names_every_call_of_the_host_api() -> None:
     host = twin_host()
     owners: dict[str, object] = {"host": host}
-    owners.update({f"host.{n}": c for n, c in vars(host).items() if isinstance(c, Component)})
+    components = {
+        n: getattr(host, n) for n, v in vars(type(host)).items() if isinstance(v, property)
+    }
+    owners.update({f"host.{n}": c for n, c in components.items() if isinstance(c, Component)})
     found = set()
     for prefix, owner in owners.items():
         for name, method in inspect.getmembers(type(owner), inspect.isfunction):

@@ -14,6 +14,7 @@ import pytest
 import ddperm.testing.jobs  # noqa: F401  (registers the twin handlers)
 from ddperm.scripts import ScriptRegistry, build_manifest, manifest_text, script_root
 from ddperm.testing import dispatch
+from ddperm.transports.local import wrapper_text
 from tests import vetting
 
 ROOT = script_root()
@@ -203,9 +204,26 @@ BAD: list[tuple[str, str, str, str]] = [
     ("ps7-syntax", "job", "#BODY", "$a = @(1) | ForEach-Object -Parallel { $_ }"),
     ("ps7-syntax", "job", "#BODY", "$j = ConvertTo-Json -InputObject @(1) -AsArray"),
     ("ps7-syntax", "job", "#BODY", "$j = ConvertTo-Json -InputObject $vm -EnumsAsStrings"),
-    ("ps7-syntax", "job", "#BODY", "$h = '{}' | ConvertFrom-Json -AsHashtable"),
-    ("ps7-syntax", "job", "#BODY", "$h = '{}' | ConvertFrom-Json -AsHash"),
-    ("ps7-syntax", "job", "#BODY", "$h = '[]' | ConvertFrom-Json -Depth 3 -NoEnumerate"),
+    (
+        "ps7-syntax",
+        "job",
+        "#BODY",
+        "if ($PSVersionTable.PSEdition -eq 'Desktop') {\n"
+        "    $h = '{}' | ConvertFrom-Json -AsHashtable\n}",
+    ),
+    (
+        "ps7-syntax",
+        "job",
+        "#BODY",
+        "if ($PSVersionTable.PSEdition -eq 'Desktop') { $h = '{}' | ConvertFrom-Json -AsHash }",
+    ),
+    (
+        "ps7-syntax",
+        "job",
+        "#BODY",
+        "if ($PSVersionTable.PSEdition -eq 'Desktop') {\n"
+        "    $h = '[]' | ConvertFrom-Json -Depth 3 -NoEnumerate\n}",
+    ),
     ("ps7-syntax", "job", "#BODY", "$d = Get-Date -AsUTC"),
     ("ps7-syntax", "job", "#BODY", "Get-Error"),
     ("kind-line", "job", "# ddperm-kind: read\n", ""),
@@ -265,9 +283,50 @@ BAD: list[tuple[str, str, str, str]] = [
         "#BODY",
         f"{STOP_JOB}\n$e = @($job.Error)\n{REMOVE_JOB}",
     ),  # not in a finally
+    ("acl-instance-method", "job", "#BODY", "$s = $info.GetAccessControl('Access')"),
+    ("acl-instance-method", "job", "#BODY", "$info.SetAccessControl($s)"),
+    (
+        "acl-instance-method",
+        "job",
+        "#BODY",
+        "$s = (New-Object System.IO.DirectoryInfo 'C:\\x').GetAccessControl()",
+    ),
+    (
+        "json-dates",
+        "job",
+        "#BODY",
+        "$h = Microsoft.PowerShell.Utility\\ConvertFrom-Json -InputObject '{}'",
+    ),
+    ("json-dates", "job", "#BODY", "$h = '{}' | ConvertFrom-Json"),
+    (
+        "json-dates",
+        "job",
+        "#BODY",
+        "if ($PSVersionTable.PSEdition -eq 'Core') { $h = ConvertFrom-Json -InputObject $t }",
+    ),
+    (
+        "json-dates",
+        "job",
+        "#BODY",
+        "if ($PSVersionTable.PSVersion.Major -lt 6) { $h = ConvertFrom-Json -InputObject $t }",
+    ),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "$DdpermLimit = Get-Date"),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "Set-StrictMode -Off"),
     ("library-shape", "library", "$DdpermLimit = @(1, 2)", "[CmdletBinding()]\nparam()"),
+    (
+        "not-allowlisted",  # resolves every member; fails on one without a name (#2996)
+        "job",
+        "#BODY",
+        "$m = Microsoft.PowerShell.LocalAccounts\\Get-LocalGroupMember -Name 'docker-users'",
+    ),
+    (
+        "plain-argument",  # a deserialized SecurityIdentifier does not bind back (pwsh WinCompat)
+        "job",
+        "#BODY",
+        "Microsoft.PowerShell.LocalAccounts\\Add-LocalGroupMember -SID $group.SID -Member 'x'",
+    ),
+    ("loop-pipeline", "job", "#BODY", "foreach ($l in $t) { $n = @($l | Where-Object { $_ }) }"),
+    ("loop-pipeline", "job", "#BODY", "while ($true) { $l = $t | ForEach-Object { $_ } }"),
 ]
 # A $VMName parameter must be pinned exactly, whether or not the script uses Hyper-V.
 BAD += [
@@ -368,7 +427,12 @@ GOOD_SNIPPETS = [
     "$s = 'a ?? b ?. c && d'",
     "# comment: ?? ?. && || Invoke-Expression",
     "$j = Microsoft.PowerShell.Utility\\ConvertTo-Json -InputObject $vm -Compress",
-    "$h = Microsoft.PowerShell.Utility\\ConvertFrom-Json -InputObject '{}'",
+    "if ($PSVersionTable.PSEdition -eq 'Core') {\n    $h = 1\n} else {\n"
+    "    $h = Microsoft.PowerShell.Utility\\ConvertFrom-Json -InputObject '{}'\n}",
+    "if ($PSVersionTable.PSEdition -ne \"Core\") { $h = ConvertFrom-Json -InputObject '{}' }",
+    "if ($PSVersionTable.PSEdition -eq 'Desktop') { $h = ConvertFrom-Json -InputObject $t }",
+    "$s = [System.IO.FileSystemAclExtensions]::GetAccessControl($info)",
+    "$a = Microsoft.PowerShell.Security\\Get-Acl -LiteralPath 'C:\\x'",
     "$x = [System.IO.File]::GetAttributes('C:\\x')",
     "$c = CimCmdlets\\Get-CimInstance -ClassName Win32_ComputerSystem",
     "$f = Dism\\Get-WindowsOptionalFeature -Online -FeatureName 'Microsoft-Hyper-V'",
@@ -434,3 +498,8 @@ def test_scripts_folder_is_not_empty() -> None:
     assert vetting.job_names(ROOT)
     assert vetting.library_files(ROOT)
     assert Path(ROOT, "lib", "Common.ps1").is_file()
+
+
+def test_the_local_wrapper_reads_json_the_same_on_both_editions() -> None:
+    found = {v.rule for v in vetting.vet(wrapper_text(), library=True)}
+    assert not found & {vetting.ACL_METHOD, vetting.JSON_DATES}

@@ -181,6 +181,17 @@ def test_uninstall_removes_the_units(tmp_path: Path) -> None:
     assert ["disable", "--now", "ddperm.socket", "ddperm.service"] in calls
 
 
+def _wait_for(path: Path, activator: subprocess.Popen[bytes]) -> None:
+    """Until systemd-socket-activate has bound ``path`` (it may be slow on a busy machine)."""
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if activator.poll() is not None or time.monotonic() > deadline:
+            activator.kill()
+            _, errors = activator.communicate()
+            raise AssertionError(f"systemd-socket-activate did not listen: {errors!r}")
+        time.sleep(0.01)
+
+
 @needs_systemd
 def test_socket_activation_serves_the_first_connection(tmp_path: Path) -> None:
     settings = linux_settings(tmp_path)
@@ -192,18 +203,19 @@ def test_socket_activation_serves_the_first_connection(tmp_path: Path) -> None:
     ]  # fmt: skip
     activator = subprocess.Popen(command, stderr=subprocess.PIPE, env=os.environ | {"CI": "1"})
     try:
-        for _ in range(500):
-            if socket_path.exists():
-                break
-            time.sleep(0.01)
+        _wait_for(socket_path, activator)
         # What SocketUser=root, SocketGroup=, SocketMode=0660 would have done:
         os.chown(socket_path, os.geteuid(), os.getegid())
         os.chmod(socket_path, 0o660)
-        with Client(str(socket_path), timeout=60) as client:
-            assert client.request("version")["ddperm"]
+        try:
+            with Client(str(socket_path), timeout=120) as client:
+                answer: object = client.request("version")
+        except Exception as exc:
+            answer = exc
     finally:
         activator.terminate()
-        activator.wait(30)
+        _, errors = activator.communicate(timeout=30)
+    assert isinstance(answer, dict) and answer["ddperm"], (answer, errors)
     lines = Path(settings.audit_log).read_text().splitlines()
     assert [json.loads(line)["event"] for line in lines][:2] == ["start", "request"]
 
@@ -219,14 +231,12 @@ def test_an_inherited_socket_others_may_use_is_refused(tmp_path: Path) -> None:
     ]  # fmt: skip
     activator = subprocess.Popen(command, stderr=subprocess.PIPE)
     try:
-        for _ in range(500):
-            if socket_path.exists():
-                break
-            time.sleep(0.01)
+        _wait_for(socket_path, activator)
         os.chmod(socket_path, 0o666)  # anyone could connect: the service must not serve it
         with pytest.raises(Exception), Client(str(socket_path), timeout=10) as client:
             client.request("version")
+        _, errors = activator.communicate(timeout=120)  # the service refuses and exits
     finally:
-        activator.terminate()
-        _, errors = activator.communicate(timeout=30)
+        activator.kill()
+        activator.wait()
     assert b"mode 666, not 660" in errors

@@ -68,6 +68,20 @@ def test_size_of_a_missing_disk_file_is_get_vhds_error(backend: Backend) -> None
     )
 
 
+def test_size_of_a_disk_linked_to_a_network_share_is_get_vhds_error(backend: Backend) -> None:
+    """The twin has no network: a link to a UNC path answers like an unreachable share
+    (issue 11, #10: it was an internal error)."""
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    fake.fs.remove(DISK)
+    fake.fs.symlink(DISK, r"\\fileserver\share\DockerDesktop.vhdx")
+    with pytest.raises(HostError) as info:
+        backend.host.vhd.size()
+    assert info.value.fully_qualified_error_id == (
+        "ObjectNotFound,Microsoft.Vhd.PowerShell.Cmdlets.GetVHD"
+    )
+
+
 # -- moves that work -------------------------------------------------------------------
 
 

@@ -490,6 +490,17 @@ def test_destroy_keeps_a_disk_that_is_not_dockers(backend: Backend) -> None:
     assert fake.vms == []
 
 
+def test_destroy_deletes_its_disk_whatever_the_case_of_the_name(backend: Backend) -> None:
+    """vm_destroy.ps1 compares the file name with -eq, which ignores case (issue 11, #10)."""
+    fake = _fake(backend)
+    shouting = DEFAULT_DATA_FOLDER + r"\dockerdesktop.VHDX"
+    fake.fs.create_sized_file(shouting, 10)
+    fake.vms.append(FakeVM("DockerDesktopVM", vhd_path=shouting))
+    done = backend.host.vm.destroy()
+    assert (done.deleted_files, done.kept_files) == ([shouting], [])
+    assert not fake.fs.exists(shouting)
+
+
 def test_destroy_of_a_vm_with_a_checkpoint_is_refused(backend: Backend) -> None:
     # Its current disk is a differencing .avhdx over DockerDesktop.vhdx: destroying would
     # delete neither and orphan the chain.

@@ -15,7 +15,7 @@ from ddperm.errors import HostError, PolicyError
 from ddperm.guard import VM_NAME, check_path, pin_vm_name
 from ddperm.scripts import ScriptRegistry, script_root
 from ddperm.testing import ErrorRecord, FakeFileSystem, FakeHost, FakeVM, twin_host
-from ddperm.testing.fakehost import Caller
+from ddperm.testing.fakehost import DOCKER_DESKTOP_FOLDER, PROGRAMDATA_SDDL, Caller
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM
 from ddperm.testing.jobs.hyperv import assert_safe_path, seed_docker_vm
 from tests import vetting
@@ -420,8 +420,10 @@ def test_the_twin_binds_out_of_range_numbers_like_powershell(script: str) -> Non
 
 # -- the host-side re-check on its own ----------------------------------------------------
 
-SEGMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_ ", min_size=1, max_size=8).map(
-    lambda s: s.strip() or "x"
+SEGMENT = (
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_ ", min_size=1, max_size=8)
+    .map(lambda s: s.strip() or "x")
+    .filter(lambda s: not re.fullmatch(r"con|prn|aux|nul|com[0-9]|lpt[0-9]", s))  # devices
 )
 
 
@@ -500,7 +502,7 @@ def test_destroy_rechecks_the_disk_after_remove_vm(twin: Backend) -> None:
 
 def test_create_rechecks_the_disk_path_after_making_the_folder(twin: Backend) -> None:
     fake = _with_victim(twin)
-    folder = r"C:\Users\dev\dd\vm"
+    folder = r"C:\Docker\vm"
     make_folder = fake.fs.mkdir
 
     def mkdir_then_plant(path: str, **kwargs: bool) -> None:
@@ -607,27 +609,83 @@ def test_create_makes_no_exception_for_the_callers_profile(backend: Backend) -> 
     assert fake.fs.listdir(r"C:\Users\dev\dd\vm") == []
 
 
-def _realistic_programdata(fake: FakeHost) -> None:
-    """Users may create folders in ProgramData; the installer's DockerDesktop is admin-only."""
-    fake.fs.set_acl(r"C:\ProgramData", {**ADMIN_ONLY, "S-1-5-32-545": "ReadAndExecute, Write"})
-    fake.fs.set_acl(r"C:\ProgramData\DockerDesktop", ADMIN_ONLY)
-
-
 def test_create_accepts_the_installers_admin_only_folder(backend: Backend) -> None:
     fake = _fake(backend)
-    _realistic_programdata(fake)
     assert backend.host.vm.create(VMSpec()).vhd_path == DISK
     assert fake.fs.stat(DISK).size > 0
 
 
-def test_create_refuses_a_new_folder_in_a_folder_users_can_write(backend: Backend) -> None:
+def test_create_makes_the_default_folder_on_a_machine_without_docker_desktop(
+    backend: Backend,
+) -> None:
+    r"""C:\ProgramData lets users create folders in it but not remove or rename what is
+    there: a folder ddperm makes in it, admin-only from the start, is safe to use."""
     fake = _fake(backend)
-    _realistic_programdata(fake)
+    fake.fs.remove(DATA)
+    fake.fs.remove(DOCKER_DESKTOP_FOLDER)
+    assert backend.host.vm.create(VMSpec()).vhd_path == DISK
+    for created in (DOCKER_DESKTOP_FOLDER, DATA):
+        assert fake.fs.protected(created)
+        assert fake.fs.explicit_acl(created) == ADMIN_ONLY
+        assert fake.fs.owner(created) == ADMINISTRATORS
+
+
+def test_create_refuses_a_new_folder_where_users_may_remove_folders(backend: Backend) -> None:
+    fake = _fake(backend)
+    fake.fs.set_acl(r"C:\ProgramData", PROGRAMDATA_SDDL + "(A;CI;0x40;;;BU)")
     before = snapshot(fake)
     with pytest.raises(HostError) as info:
         backend.host.vm.create(VMSpec(data_folder=r"C:\ProgramData\Elsewhere\vm"))
     assert _host_refusal(info) == "DdpermUnsafeAcl"
+    assert "S-1-5-32-545 holds DeleteSubdirectoriesAndFiles" in info.value.message
     assert snapshot(fake) == before
+
+
+@pytest.mark.parametrize(
+    ("passed_on", "refused"),
+    [
+        ("(A;OIIO;0x1301bf;;;BU)", True),  # every file created in it: Users may modify
+        ("(A;OICIIO;GA;;;CG)", True),  # CREATOR GROUP: the creator's primary group
+        ("(A;OICIIO;GA;;;CO)", False),  # CREATOR OWNER: whoever creates, here SYSTEM
+    ],
+)
+def test_create_checks_what_the_data_folder_passes_on_to_new_files(
+    backend: Backend, passed_on: str, refused: bool
+) -> None:
+    """An inherit-only ACE grants nothing on the folder, all on the disk vmms writes in it."""
+    fake = _fake(backend)
+    fake.fs.mkdir(r"C:\DockerData\vm", acl="O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)")
+    fake.fs.set_acl(r"C:\DockerData", "O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)")
+    fake.fs.set_acl(r"C:\DockerData\vm", "O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)" + passed_on)
+    spec = VMSpec(data_folder=r"C:\DockerData\vm")
+    if not refused:
+        assert backend.host.vm.create(spec).vhd_path == r"C:\DockerData\vm\DockerDesktop.vhdx"
+        return
+    with pytest.raises(HostError) as info:
+        backend.host.vm.create(spec)
+    assert _host_refusal(info) == "DdpermUnsafeAcl"
+    assert fake.vms == []
+
+
+def test_a_junction_a_user_makes_first_is_refused(twin: Backend) -> None:
+    """The race: between the check and the create the developer puts a junction where
+    ddperm's folder goes; the re-check after creating sees the link itself."""
+    fake = _with_victim(twin)
+    make_folder = fake.fs.mkdir
+
+    def user_first(path: str, **kwargs: object) -> None:
+        if path == r"C:\Docker":
+            fake.fs.mkdir = make_folder  # type: ignore[method-assign]
+            fake.fs.junction(path, SYSTEM32)
+            fake.fs.set_owner(path, DEV)
+        make_folder(path, **kwargs)  # type: ignore[arg-type]
+
+    fake.fs.mkdir = user_first  # type: ignore[method-assign]
+    with pytest.raises(HostError) as info:
+        twin.host.vm.create(VMSpec(data_folder=r"C:\Docker\vm"))
+    assert _host_refusal(info) == "DdpermReparsePoint"
+    assert fake.fs.read_bytes(VICTIM) == b"MZ system dll"
+    assert "vm" not in fake.fs.listdir(SYSTEM32)
 
 
 @pytest.mark.parametrize("folder", [r"C:\Docker\vm", r"D:\Docker\vm"])

@@ -153,6 +153,7 @@ def test_a_file_in_use_is_refused_and_the_rest_is_deleted(backend: Backend) -> N
 
 def test_a_missing_root_is_reported_not_created(backend: Backend) -> None:
     fake = _fake(backend)
+    fake.fs.remove(ROOT)  # the engine never ran
     before = _snapshot(fake.fs)
     report = backend.host.windows_containers.delete_data(confirm=True)
     assert not report.root_existed
@@ -164,6 +165,7 @@ def test_a_missing_root_is_reported_not_created(backend: Backend) -> None:
 def test_a_root_that_is_a_link_is_refused(backend: Backend, link: str) -> None:
     fake = _fake(backend)
     fake.fs.write_bytes(OUTSIDE + r"\thesis.docx", b"years of work")
+    fake.fs.remove(ROOT)
     getattr(fake.fs, link)(ROOT, OUTSIDE)
     before = _snapshot(fake.fs)
     with pytest.raises(HostError) as caught:
@@ -418,3 +420,69 @@ def test_a_folder_swapped_for_a_junction_mid_walk_stops_the_job(
     assert caught.value.error_id == "DdpermReparsePoint"
     assert fake.fs.read_bytes(OUTSIDE + r"\thesis.docx") == b"years of work"
     assert fake.fs.listdir(OUTSIDE) == ["thesis.docx"]
+
+
+# -- what Windows refuses inside real layers: each entry is reported, none ends the job --------
+
+TRUSTED_INSTALLER = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
+
+
+def test_a_file_an_administrator_cannot_open_is_refused_and_the_rest_is_deleted(
+    backend: Backend,
+) -> None:
+    # Windows PowerShell 5.1 computes LinkType by opening the file for reading: a file whose
+    # ACL gives administrators nothing throws there (FileSystemProvider, WinIsHardLink).
+    fake = _fake(backend)
+    sealed = ROOT + r"\windowsfilter\layer1\Files\Windows\WinSxS\manifest.xml"
+    fake.fs.write_bytes(sealed, b"<assembly/>")
+    fake.fs.set_acl(sealed, {TRUSTED_INSTALLER: "FullControl"})
+    fake.fs.write_bytes(ROOT + r"\windowsfilter\layer2\blob", b"free")
+
+    report = backend.host.windows_containers.delete_data(confirm=True)
+
+    first, *rest = report.refused
+    assert (first.path, first.reason) == (sealed, RefusalReason.ACCESS_DENIED)
+    assert {r.reason for r in rest} == {RefusalReason.NOT_EMPTY}
+    assert fake.fs.exists(sealed)
+    assert fake.fs.listdir(ROOT + r"\windowsfilter") == ["layer1"]
+    assert report.files_deleted == 1
+
+
+def _deep_layer_file(fs: FakeFileSystem) -> str:
+    folder = ROOT + r"\windowsfilter\0123456789abcdef" * 3 + r"\Files\Windows\WinSxS"
+    folder += r"\amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.17763.1_none"
+    path = (
+        folder + r"\0123456789abcdefghijklmnopqrstuvwxyz-0123456789abcdefghijklmnopqrstuvwxyz.dll"
+    )
+    fs.write_bytes(path, b"MZ")
+    return path
+
+
+def test_paths_over_max_path_are_refused_in_windows_powershell(backend: Backend) -> None:
+    # .NET Framework refuses paths of 260 characters or more (folders: 248) unless long
+    # paths are enabled, and they are off by default: 5.1 cannot even list such a folder.
+    fake = _fake(backend)
+    if fake.edition == "Core":
+        pytest.skip("Windows PowerShell 5.1 only: PowerShell 7 (.NET) takes long paths")
+    deep = _deep_layer_file(fake.fs)
+    fake.fs.write_bytes(ROOT + r"\image\repositories.json", b"{}")
+
+    report = backend.host.windows_containers.delete_data(confirm=True)
+
+    assert len(deep) >= 260
+    first, *rest = report.refused
+    assert first.reason is RefusalReason.PATH_TOO_LONG
+    assert deep.startswith(first.path + "\\")
+    assert {r.reason for r in rest} == {RefusalReason.NOT_EMPTY}
+    assert fake.fs.exists(deep)
+    assert not fake.fs.exists(ROOT + r"\image")
+
+
+def test_powershell_7_deletes_long_paths(make_backend: MakeBackend) -> None:
+    fake = FakeHost()
+    fake.edition = "Core"
+    deep = _deep_layer_file(fake.fs)
+    report = make_backend(fake).host.windows_containers.delete_data(confirm=True)
+    assert report.complete
+    assert not fake.fs.exists(deep)
+    assert fake.fs.listdir(ROOT) == []

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import requests
-from pypsrp.complex_objects import RunspacePoolState
-from pypsrp.exceptions import WSManFaultError
-from pypsrp.powershell import RunspacePool
+from pypsrp.complex_objects import PSInvocationState, RunspacePoolState
+from pypsrp.exceptions import InvalidPSRPOperation, WSManFaultError
+from pypsrp.messages import MessageType
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.shell import SignalCode
 from pypsrp.wsman import WSMan
 
+from ddperm.scripts import default_registry
 from ddperm.testing import FakeHost
-from ddperm.testing.winrm import Endpoint, serve
+from ddperm.testing.winrm import Endpoint, Fault, serve, soap
+from tests import wsman_raw
+
+POWERSHELL = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
 
 OPERATION_TIMED_OUT = 0x80338029
 SHELL_NOT_FOUND = 0x8033805B
@@ -25,6 +32,12 @@ def endpoint() -> Iterator[Endpoint]:
         yield served
 
 
+@pytest.fixture(autouse=True)
+def _fresh(endpoint: Endpoint) -> None:
+    endpoint.fake = FakeHost()
+    endpoint.faults.clear()
+
+
 @pytest.fixture
 def pool(endpoint: Endpoint) -> Iterator[RunspacePool]:
     options = endpoint.connect_options()
@@ -32,10 +45,18 @@ def pool(endpoint: Endpoint) -> Iterator[RunspacePool]:
         yield opened
 
 
-def test_receive_with_nothing_to_say_faults_as_timed_out(pool: RunspacePool) -> None:
+def test_pool_receive_with_nothing_to_say_waits_then_faults_as_timed_out(
+    pool: RunspacePool,
+) -> None:
     with pytest.raises(WSManFaultError) as fault:
-        pool.shell.receive("stdout", command_id=str(uuid.uuid4()).upper(), timeout=1)
+        pool.shell.receive("stdout", timeout=1)
     assert fault.value.code == OPERATION_TIMED_OUT
+
+
+def test_receive_on_an_unknown_command_faults_as_invalid_selectors(pool: RunspacePool) -> None:
+    with pytest.raises(WSManFaultError) as fault:
+        pool.shell.receive("stdout", command_id=str(uuid.uuid4()).upper(), timeout=30)
+    assert fault.value.code == SHELL_NOT_FOUND  # same code: 0x8033805B, UnexpectedSelectors
 
 
 def test_requests_to_a_deleted_shell_fault_as_shell_not_found(
@@ -62,3 +83,103 @@ def test_unauthenticated_request_is_challenged_with_both_schemes(endpoint: Endpo
 def test_only_the_wsman_path_is_served(endpoint: Endpoint) -> None:
     auth = (endpoint.username, endpoint.password)
     assert requests.post(endpoint.url + "x", data=b"", auth=auth, timeout=10).status_code == 404
+
+
+def _script(name: str) -> str:
+    return default_registry().get(name).text
+
+
+def test_finished_command_is_forgotten_after_its_done_answer(pool: RunspacePool) -> None:
+    ps = PowerShell(pool)
+    ps.add_script(_script("version"))
+    ps.invoke()
+    with pytest.raises(WSManFaultError) as fault:
+        pool.shell.receive("stdout", command_id=ps._command_id, timeout=30)
+    assert fault.value.code == SHELL_NOT_FOUND
+
+
+def test_pool_calls_are_answered_as_windows_does(pool: RunspacePool) -> None:
+    assert pool.get_available_runspaces() == 1
+    pool.max_runspaces = 3  # pypsrp 0.9 names the call id "CI"
+    pool.min_runspaces = 2
+    assert pool.get_available_runspaces() == 3
+    with pytest.raises(InvalidPSRPOperation):
+        pool.min_runspaces = 5  # more than the maximum: refused
+    pool.reset_runspace_state()
+    assert pool.get_command_metadata("Get-*") == []
+
+
+def test_only_the_final_pipeline_state_is_sent_after_the_output(pool: RunspacePool) -> None:
+    ps = PowerShell(pool)
+    ps.add_script(_script("version"))
+    ps.begin_invoke()
+    messages = [kind for kind, _ in pool._receive(ps.id)]
+    assert messages == [MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_STATE]
+    assert ps.state == PSInvocationState.COMPLETED
+
+
+def test_version_table_arrives_as_application_private_data(pool: RunspacePool) -> None:
+    table = pool.application_private_data.data["PSVersionTable"]
+    assert str(table["PSVersion"]) == FakeHost().os.powershell_version
+    assert table["PSEdition"] == "Desktop"
+    assert str(table["BuildVersion"]).startswith("10.0.22621.")
+
+
+def test_a_slow_pipeline_is_long_polled_until_done(endpoint: Endpoint) -> None:
+    endpoint.faults.inject(Fault.SLOW, on="Command", seconds=2.5)
+    options = endpoint.connect_options()
+    wsman = WSMan(options.pop("server"), operation_timeout=1, read_timeout=5, **options)
+    with RunspacePool(wsman) as pool:
+        receives = endpoint.service.requests["Receive"]
+        ps = PowerShell(pool)
+        ps.add_script(_script("version"))
+        output = ps.invoke()
+        assert json.loads(output[0])["os_build"] == FakeHost().os.build
+        assert endpoint.service.requests["Receive"] - receives >= 3  # timed out twice, then data
+
+
+def test_stop_ends_a_running_pipeline_in_the_stopped_state(endpoint: Endpoint) -> None:
+    endpoint.faults.inject(Fault.SLOW, on="Command", seconds=30)
+    options = endpoint.connect_options()
+    with RunspacePool(WSMan(options.pop("server"), operation_timeout=5, **options)) as pool:
+        ps = PowerShell(pool)
+        ps.add_script(_script("version"))
+        ps.begin_invoke()
+        pool.shell.signal(SignalCode.PS_CTRL_C, str(ps.id).upper())
+        while ps.state == PSInvocationState.RUNNING:
+            ps.poll_invoke()
+        assert ps.state == PSInvocationState.STOPPED
+        assert endpoint.fake.calls == []  # stopped before it ran
+
+
+def test_error_record_carries_type_chain_invocation_and_category_line(
+    pool: RunspacePool,
+) -> None:
+    ps = PowerShell(pool)
+    ps.add_script(_script("version")).add_parameter("Nope", 1)
+    ps.invoke()
+    record = ps.streams.error[0]
+    assert record.exception.types == [
+        "System.Management.Automation.ParameterBindingException",
+        "System.Management.Automation.RuntimeException",
+        "System.SystemException",
+        "System.Exception",
+        "System.Object",
+    ]
+    assert record.message == "InvalidArgument: (Nope:String) [], ParameterBindingException"
+    assert record.invocation_info is not None
+
+
+def test_faults_blame_the_sender_for_bad_selectors(endpoint: Endpoint) -> None:
+    body = "<rsp:Receive><rsp:DesiredStream>stdout</rsp:DesiredStream></rsp:Receive>"
+    request = wsman_raw.envelope(soap.RECEIVE, POWERSHELL, body, shell_id=str(uuid.uuid4()))
+    answer = wsman_raw.post(endpoint, request)
+    assert answer.status_code == 500
+    assert "<s:Value>s:Sender</s:Value>" in answer.text
+    assert "faultDetail/UnexpectedSelectors" in answer.text
+
+
+def test_an_internal_failure_leaks_no_python_text(pool: RunspacePool) -> None:
+    with pytest.raises(WSManFaultError) as fault:
+        pool.shell.send("stdin", b"\x00not a fragment")
+    assert fault.value.reason == soap.INTERNAL_ERROR.message.strip()

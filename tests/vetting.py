@@ -55,10 +55,19 @@ ERROR_RECORD = "error-record"  # throw an ErrorRecord (stable id), never a bare 
 # it is assigned, judged by its .Error collection and removed with Remove-Job in a finally;
 # ChildJobs is never indexed (Set-StrictMode 3 throws on the empty list).
 HYPERV_JOB = "hyperv-job"
+PLAIN_ARGUMENT = "plain-argument"  # a LocalAccounts cmdlet gets no object property as argument
+LOOP_PIPELINE = "loop-pipeline"  # no pipeline cmdlet inside a loop (per-line cost on 5.1)
+# .GetAccessControl()/.SetAccessControl() on an object: .NET Framework only; on PowerShell 7
+# they are FileSystemAclExtensions extension methods PowerShell does not bind (MethodNotFound).
+ACL_METHOD = "acl-instance-method"
+# ConvertFrom-Json outside the Windows PowerShell branch: PowerShell 7's (Json.NET) turns
+# ISO-8601 strings into [datetime], so date strings change on the way in.
+JSON_DATES = "json-dates"
 RULES = (
     *(SYNTAX, NOT_ALLOWLISTED, UNQUALIFIED, FORBIDDEN, PS7, KIND_LINE, PARAM_FIRST, PREAMBLE),
     *(OUTPUT, ASCII, CR, VM_PIN, LITERAL_PATH, LIBRARY_SHAPE, TWIN_PARAMS, ASSEMBLY),
-    *(SNAKE_CASE, ERROR_RECORD, HYPERV_JOB),
+    *(SNAKE_CASE, ERROR_RECORD, HYPERV_JOB, PLAIN_ARGUMENT, LOOP_PIPELINE, ACL_METHOD),
+    JSON_DATES,
 )
 
 
@@ -115,7 +124,8 @@ ALLOWLIST = (
     Family(
         "Microsoft.PowerShell.Security",
         "Get-Acl Set-Acl",
-        "a renamed disk takes its destination folder's inherited ACL (-LiteralPath only)",
+        "folder ACL checks, a renamed disk's inherited ACL, the policy cache's protected ACL"
+        " (-LiteralPath only; the same on Windows PowerShell 5.1 and PowerShell 7)",
     ),
     Family(
         "Microsoft.PowerShell.Management",
@@ -154,8 +164,9 @@ ALLOWLIST = (
     ),
     Family(
         "Microsoft.PowerShell.LocalAccounts",
-        "Get-LocalGroup Get-LocalGroupMember New-LocalGroup Add-LocalGroupMember",
-        "the docker-users group: create it, add one account, compared by SID",
+        "New-LocalGroup Add-LocalGroupMember",
+        "the docker-users group: create it, add one account by SID (membership is read as raw"
+        " SIDs through ADSI: Get-LocalGroupMember fails on members without a name, #2996)",
     ),
     Family(
         "Microsoft.PowerShell.Security",
@@ -209,6 +220,15 @@ CIM_METHODS = {
 _FILE_READ = "test-path get-item get-childitem get-content get-itemproperty get-acl get-filehash"
 _FILE_WRITE = "set-content add-content move-item copy-item remove-item rename-item set-acl"
 _LITERAL_PATH_CMDLETS = frozenset(f"{_FILE_READ} {_FILE_WRITE}".split())
+# Under PowerShell 7 the LocalAccounts module may run in a Windows PowerShell compatibility
+# session, whose deserialized objects do not bind back to its typed parameters.
+_LOCAL_ACCOUNTS = "microsoft.powershell.localaccounts"
+# Pipeline cmdlets cost a pipeline per call: inside a loop over the lines of a file they
+# take tens of seconds on 5.1 for a 100k-line hosts file (use .NET string and regex calls).
+_PIPELINE_CMDLETS = frozenset(
+    {"where-object", "?", "foreach-object", "%", "select-object", "sort-object", "measure-object"}
+)
+_LOOPS = frozenset({"foreach_statement", "for_statement", "while_statement", "do_statement"})
 PS7_COMMANDS = frozenset({"get-error"})
 _PS7_NODES = frozenset({"null_coalesce_expression", "ternary_expression", "pipeline_chain_tail"})
 # (commands or None for any command, parameter, shortest accepted prefix, rule); PowerShell
@@ -241,6 +261,15 @@ _PREAMBLE = (
     ),
 )
 _RESULT_FUNCTION = "write-ddpermresult"
+_ACL_METHODS = frozenset({"getaccesscontrol", "setaccesscontrol"})
+# Conditions under which a branch runs only on Windows PowerShell: (if-condition, branch).
+_DESKTOP_BRANCHES = frozenset(
+    {
+        ("$psversiontable.psedition -eq 'core'", "else_clause"),
+        ("$psversiontable.psedition -ne 'core'", "statement_block"),
+        ("$psversiontable.psedition -eq 'desktop'", "statement_block"),
+    }
+)
 
 _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language()))
 Node = tree_sitter.Node
@@ -344,6 +373,37 @@ def _in_function(node: Node) -> bool:
     return _enclosing_function(node) is not None
 
 
+def _in_loop(node: Node) -> bool:
+    """Inside the body of a loop (not its header, which runs once)."""
+    child, parent = node, node.parent
+    while parent is not None:
+        if parent.type in _LOOPS and child.type == "statement_block":
+            return True
+        child, parent = parent, parent.parent
+    return False
+
+
+def _desktop_only(node: Node) -> bool:
+    """``node`` is inside a branch that runs only on Windows PowerShell (PSEdition test)."""
+    child, parent = node, node.parent
+    while parent is not None:
+        if parent.type == "if_statement" and child.type in ("else_clause", "statement_block"):
+            condition = next((c for c in parent.named_children if c.type == "pipeline"), None)
+            text = "" if condition is None else _text(condition)
+            normal = re.sub(r"\s+", " ", text).strip().lower().replace('"', "'")
+            if (normal, child.type) in _DESKTOP_BRANCHES:
+                return True
+        child, parent = parent, parent.parent
+    return False
+
+
+def _unwrapped(node: Node) -> Node:
+    """The expression under unary wrappers: ``$g.SID`` as a command argument."""
+    while node.type == "unary_expression" and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node
+
+
 class _Vetter:
     def __init__(self, text: str, *, library: bool, known: frozenset[str]) -> None:
         self.text = text
@@ -444,6 +504,14 @@ class _Vetter:
     def _static_call(self, node: Node) -> None:
         target = node.named_children[0] if node.named_children else None
         member = next((c for c in node.children if c.type == "member_name"), None)
+        instance = any(c.type == "." for c in node.children)
+        if (
+            node.type == "invocation_expression"
+            and instance
+            and member is not None
+            and _text(member).lower() in _ACL_METHODS
+        ):
+            self.out.append(_violation(ACL_METHOD, node))
         if (
             target is not None
             and member is not None
@@ -491,6 +559,14 @@ class _Vetter:
                 ):
                     self.out.append(_violation(rule, parameter, f"{name} {_text(parameter)}"))
         arguments = _named_arguments(node)
+        if bare in _PIPELINE_CMDLETS and _in_loop(node):
+            self.out.append(_violation(LOOP_PIPELINE, node))
+        if module == _LOCAL_ACCOUNTS and any(
+            _unwrapped(value).type == "member_access" for value in arguments.values() if value
+        ):
+            self.out.append(_violation(PLAIN_ARGUMENT, node))
+        if bare == "convertfrom-json" and not _desktop_only(node):
+            self.out.append(_violation(JSON_DATES, node))
         if bare in _LITERAL_PATH_CMDLETS and "literalpath" not in arguments:
             self.out.append(_violation(LITERAL_PATH, node))
         if bare == "invoke-cimmethod":

@@ -7,6 +7,8 @@ from ddperm.executor import Executor
 
 
 class Component:
+    """One family of jobs on one host, run through the host's executor."""
+
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ddperm.components.checks import (
     DEFAULT_REQUIRED_FEATURES,
@@ -56,35 +56,62 @@ _RESTART = "Restart Windows to finish the pending feature change."
 class Problem(HostModel):
     """One thing to fix: a stable ``code``, what is wrong, and how to fix it."""
 
-    code: str
-    message: str
-    fix: str
-    doc: str | None = None
+    code: str = Field(description="Stable identifier, e.g. HYPERVISOR_LAUNCH_OFF.")
+    message: str = Field(description="What is wrong, for people.")
+    fix: str = Field(description="What to do about it, for people.")
+    doc: str | None = Field(default=None, description="A documentation URL, if there is one.")
 
 
 class HealthCheck(HostModel, Generic[T]):
-    status: CheckStatus
-    problems: tuple[Problem, ...] = ()
-    error: CheckError | None = None
-    result: T | None = None
+    """One check of the health report: its status, its problems, and what it read."""
+
+    status: CheckStatus = Field(
+        description="ok; problem (it ran and found something to fix); error (the host could "
+        "not run it); disabled (switched off by policy)."
+    )
+    problems: tuple[Problem, ...] = Field(
+        default=(), description="What to fix; for an error, one problem explaining it."
+    )
+    error: CheckError | None = Field(
+        default=None, description="Why the host could not run the check; None when it ran."
+    )
+    result: T | None = Field(
+        default=None, description="What the check read; None for an error or disabled check."
+    )
 
 
 class HealthReport(HostModel):
-    healthy: bool
-    hyperv: HealthCheck[HyperVStatus]
-    bootloader: HealthCheck[BootloaderStatus]
-    features: HealthCheck[FeaturesReport]
-    vm: HealthCheck[VMInfoResult]
-    engine: HealthCheck[EngineStatus]
-    hosts_file: HealthCheck[HostsFileStatus]
-    policy: HealthCheck[PolicyStatus]
+    """Every check of one host, each with its problems and a fix for each."""
+
+    healthy: bool = Field(description="True when every check is ok or disabled.")
+    hyperv: HealthCheck[HyperVStatus] = Field(description="Hyper-V feature, hypervisor, VMMS.")
+    bootloader: HealthCheck[BootloaderStatus] = Field(
+        description="hypervisorlaunchtype of the boot entry."
+    )
+    features: HealthCheck[FeaturesReport] = Field(
+        description="Microsoft-Hyper-V, Microsoft-Hyper-V-Hypervisor and Containers."
+    )
+    vm: HealthCheck[VMInfoResult] = Field(
+        description="DockerDesktopVM (missing is fine; a Critical state is not)."
+    )
+    engine: HealthCheck[EngineStatus] = Field(
+        description="The Windows Docker engine service (disabled under --no-windows-containers)."
+    )
+    hosts_file: HealthCheck[HostsFileStatus] = Field(
+        description="ddperm's kubernetes.docker.internal entry."
+    )
+    policy: HealthCheck[PolicyStatus] = Field(
+        description="The Registry Access Management policy cache (missing is fine)."
+    )
 
     @property
     def checks(self) -> dict[str, HealthCheck[Any]]:
+        """Every check by name, in report order."""
         return {name: getattr(self, name) for name in _CHECK_NAMES}
 
     @property
     def problems(self) -> list[Problem]:
+        """Every problem of every check, in report order."""
         return [p for check in self.checks.values() for p in check.problems]
 
 

@@ -60,9 +60,16 @@ Organization = Annotated[
 class RegistryPolicy(HostModel):
     """A Registry Access Management policy as fetched for one organization."""
 
-    organization: Organization
-    allowed_registries: tuple[Registry, ...] = Field(max_length=MAX_REGISTRIES)
-    fetched_at: datetime
+    organization: Organization = Field(
+        description="Docker organization name: lowercase letters, digits, '-', '_'."
+    )
+    allowed_registries: tuple[Registry, ...] = Field(
+        max_length=MAX_REGISTRIES,
+        description="Registries pulls may come from: lowercase host names with an optional "
+        "port, no wildcards, no IP addresses; at most 100, duplicates dropped; empty allows "
+        "nothing.",
+    )
+    fetched_at: datetime = Field(description="When the policy was fetched, with a time zone.")
 
     @field_validator("allowed_registries")
     @classmethod
@@ -88,23 +95,29 @@ class RegistryPolicy(HostModel):
 class CachedPolicy(RegistryPolicy):
     """The policy as the host holds it: where, and the SHA-256 of its exact text."""
 
-    path: str
-    sha256: str
+    path: str = Field(description="Full path of the cache file on the host.")
+    sha256: str = Field(description="SHA-256 of the policy's exact JSON text, lowercase hex.")
 
 
 class PolicyStatus(HostModel):
     """What Get-DdpermPolicyStatus reports (policy_status.ps1 and health.ps1)."""
 
-    path: str
-    cached: bool
-    problem: str | None  # the error id read() would raise, or None
-    organization: str | None
-    registries: int
-    fetched_at: datetime | None
-    sha256: str | None
+    path: str = Field(description="Full path of the cache file on the host.")
+    cached: bool = Field(description="Whether the cache file exists.")
+    problem: str | None = Field(
+        description="The error id read() would raise (DdpermPolicyMissing, -Untrusted, "
+        "-Unreadable, -Tampered, -Invalid); None when the cache is usable."
+    )
+    organization: str | None = Field(description="The cached organization; None unless usable.")
+    registries: int = Field(description="How many registries are allowed (0 unless usable).")
+    fetched_at: datetime | None = Field(description="When it was fetched; None unless usable.")
+    sha256: str | None = Field(
+        description="SHA-256 of the policy's JSON text, lowercase hex; None unless usable."
+    )
 
     @property
     def ok(self) -> bool:
+        """True when read() would succeed."""
         return self.problem is None
 
 
@@ -113,16 +126,59 @@ def _iso_utc(moment: datetime) -> str:
 
 
 class PolicyComponent(Component):
+    """``host.policy``: the Registry Access Management policy cache."""
+
     def status(self) -> PolicyStatus:
-        """The cache's state without failing on a bad cache (``problem`` names what is wrong)."""
+        """The cache's state without failing on a bad cache (``problem`` names what is wrong).
+
+        Returns:
+            Whether a usable policy is cached and, if so, a summary of it.
+
+        Raises:
+            HostError: the script itself failed on the host.
+            PolicyError: the script fails its SHA-256 pin; nothing ran.
+            TransportError: the host could not be reached (retried first).
+            AuthenticationError: the host rejected the credentials.
+            OutputError: the answer did not match ``PolicyStatus``.
+        """
         return self._executor.call("policy_status", PolicyStatus)
 
     def read(self) -> CachedPolicy:
-        """The cached policy; ``HostError`` if it is missing, not trusted or damaged."""
+        """The cached policy, failing closed when it cannot be trusted.
+
+        Returns:
+            The policy, where it is cached, and its SHA-256.
+
+        Raises:
+            HostError: ``DdpermPolicyMissing``, ``DdpermPolicyUntrusted`` (owner, ACL or a
+                link), ``DdpermPolicyUnreadable``, ``DdpermPolicyTampered`` (hash mismatch),
+                ``DdpermPolicyInvalid``.
+            PolicyError: the script fails its SHA-256 pin; nothing ran.
+            TransportError: the host could not be reached (retried first).
+            AuthenticationError: the host rejected the credentials.
+            OutputError: the answer did not match ``CachedPolicy``.
+        """
         return self._executor.call("policy_read", CachedPolicy)
 
     def cache(self, policy: RegistryPolicy) -> CachedPolicy:
-        """Store ``policy`` (validated again here) as the host's cached policy."""
+        """Store ``policy`` (validated again here) as the host's cached policy.
+
+        Args:
+            policy: the organization's policy as fetched.
+
+        Returns:
+            The policy as now cached, with its path and SHA-256.
+
+        Raises:
+            PolicyError: ``policy`` fails validation, or the script fails its SHA-256 pin;
+                nothing ran.
+            HostError: ``DdpermPolicyAccessDenied`` (not an administrator),
+                ``DdpermPolicyLocked``, ``DdpermPolicyUntrusted`` (the folder was made or
+                taken over by a non-administrator), ``DdpermPolicyInvalid``.
+            TransportError: the host could not be reached (retried first).
+            AuthenticationError: the host rejected the credentials.
+            OutputError: the answer did not match ``CachedPolicy``.
+        """
         try:
             checked = RegistryPolicy.model_validate(policy.model_dump())
         except ValidationError as exc:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from ddperm import guard
 from ddperm.components.base import Component
 from ddperm.components.vm import VMInfo
@@ -23,36 +25,73 @@ class VHDSize(HostModel):
     ``file_size`` (FileSize) what the file takes on the host, ``minimum_size`` the
     smallest it can be shrunk to (None until Hyper-V has computed it)."""
 
-    path: str
-    format: Literal["VHD", "VHDX", "VHDSet"]
-    type: Literal["Fixed", "Dynamic", "Differencing"]
-    virtual_size: int
-    file_size: int
-    minimum_size: int | None
-    block_size: int
-    logical_sector_size: int
-    physical_sector_size: int
-    attached: bool
+    path: str = Field(description="Full path of the disk file.")
+    format: Literal["VHD", "VHDX", "VHDSet"] = Field(description="Get-VHD's VhdFormat.")
+    type: Literal["Fixed", "Dynamic", "Differencing"] = Field(description="Get-VHD's VhdType.")
+    virtual_size: int = Field(description="Size the guest sees, in bytes (Get-VHD Size).")
+    file_size: int = Field(description="Bytes the file takes on the host (Get-VHD FileSize).")
+    minimum_size: int | None = Field(
+        description="Smallest size it can be shrunk to, in bytes; None until Hyper-V has "
+        "computed it."
+    )
+    block_size: int = Field(description="Block size in bytes (Get-VHD BlockSize).")
+    logical_sector_size: int = Field(description="Logical sector size in bytes (512 or 4096).")
+    physical_sector_size: int = Field(description="Physical sector size in bytes (512 or 4096).")
+    attached: bool = Field(description="Whether the disk is attached (mounted) on the host.")
 
 
 class VHDMove(HostModel):
-    """``method``: "rename" (same volume), "copy" (copy, verify, delete) or "none"
-    (already there)."""
+    """Where the disk went and how."""
 
-    source: str
-    destination: str
-    method: Literal["rename", "copy", "none"]
-    vm: VMInfo
+    source: str = Field(description="Full path of the disk before the move.")
+    destination: str = Field(description="Full path of the disk after the move.")
+    method: Literal["rename", "copy", "none"] = Field(
+        description='"rename" (same volume), "copy" (copy, verify, delete the original) or '
+        '"none" (it already was there).'
+    )
+    vm: VMInfo = Field(description="The VM, now pointing at ``destination``.")
 
 
 class VHDComponent(Component):
     """``host.vhd``: the VM's DockerDesktop.vhdx."""
 
     def size(self) -> VHDSize:
+        """The size of DockerDesktopVM's disk, as Get-VHD reports it.
+
+        Returns:
+            Virtual size, bytes on disk, minimum size and the disk's layout.
+
+        Raises:
+            HostError: ``DdpermVMNotFound``, ``DdpermVMDiskCount`` (not exactly one disk),
+                or Get-VHD failed (e.g. the file is missing).
+            PolicyError: the script fails its SHA-256 pin; nothing ran.
+            TransportError: the host could not be reached (retried first).
+            AuthenticationError: the host rejected the credentials.
+            OutputError: the answer did not match ``VHDSize``.
+        """
         return self._executor.call("vhd_size", VHDSize, {"VMName": guard.VM_NAME})
 
     def move(self, destination: str) -> VHDMove:
-        """Move the disk to ``destination`` (a folder or a .vhdx path) and repoint the VM."""
+        """Move the disk to ``destination`` (a folder or a .vhdx path) and repoint the VM.
+
+        Args:
+            destination: a folder (the file keeps the name DockerDesktop.vhdx) or a full
+                path ending in ``.vhdx``.
+
+        Returns:
+            Source, destination, the method used, and the repointed VM.
+
+        Raises:
+            PolicyError: ``destination`` is not a path the guard accepts, or the script
+                fails its SHA-256 pin; nothing ran.
+            HostError: ``DdpermVMNotOff``, ``DdpermVMNotFound``, ``DdpermVMDiskCount``,
+                ``DdpermDestinationExists``, ``DdpermHardLink``, ``DdpermCopyMismatch``, or
+                a refused path (``DdpermUnsafePath``, ``DdpermReparsePoint``,
+                ``DdpermSystemPath``, ``DdpermUnsafeAcl``); every step is undone.
+            TransportError: the host could not be reached; not retried (destructive).
+            AuthenticationError: the host rejected the credentials.
+            OutputError: the answer did not match ``VHDMove``.
+        """
         checked = guard.check_path(destination, what="destination")
         params = {"VMName": guard.VM_NAME, "Destination": checked}
         return self._executor.call("vhd_move", VHDMove, params)

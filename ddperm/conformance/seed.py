@@ -35,7 +35,7 @@ from ddperm.testing.fakehost import (
     SessionConfiguration,
 )
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, FsError, split
-from ddperm.testing.jobs.checks import CIM_ACCESS_DENIED_FQID, DISM_GET_FQID
+from ddperm.testing.jobs.checks import DISM_GET_FQID, ELEVATION_REQUIRED
 from ddperm.testing.jobs.policy import POLICY_FILE, policy_cache
 
 WHOLE = "$"
@@ -161,8 +161,11 @@ class _Seeder:
         os.caption, os.version = doc["os_caption"], doc["os_version"]
         os.build, os.powershell_version = doc["os_build"], doc["powershell_version"]
         os.computer_name = doc["computer_name"]
-        if doc.get("powershell_edition") != "Desktop":
-            reason = "the twin's version job always answers Desktop (Windows PowerShell)"
+        edition = doc.get("powershell_edition")
+        if edition in ("Desktop", "Core"):
+            self.fake.edition = edition  # the twin models both (ddperm.testing.editions)
+        else:
+            reason = f"the twin models the Desktop and Core editions, not {edition!r}"
             self.note(("version",), "$.powershell_edition", reason)
 
     def boot_state(self) -> None:
@@ -206,9 +209,9 @@ class _Seeder:
     def bootloader(self) -> None:
         doc = self.doc("bootloader_status")
         if doc is None:
-            if self.error_id("bootloader_status") != CIM_ACCESS_DENIED_FQID:
+            if self.error_id("bootloader_status") != ELEVATION_REQUIRED:
                 self.unmodelled(("bootloader_status",), "bootloader_status")
-            return  # access denied: the caller is not elevated (seeded from boot_state)
+            return  # the caller is not elevated (seeded from boot_state)
         launch = doc["launch_type"]
         if launch in ("Auto", "Off"):
             self.fake.hypervisorlaunchtype = launch

@@ -38,7 +38,7 @@ class Role(str, enum.Enum):
 DEFAULT_GROUPS = {
     Role.AUDITOR: "ddperm-auditors",
     Role.OPERATOR: "ddperm-operators",
-    Role.ADMINISTRATOR: "ddperm-administrators",
+    Role.ADMINISTRATOR: "ddperm-admins",
 }
 
 FUNCTIONS = {

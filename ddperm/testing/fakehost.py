@@ -18,12 +18,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
-from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, USERS, FakeFileSystem
+from ddperm.testing.acl import TRUSTED_INSTALLER
+from ddperm.testing.fs import ADMINISTRATORS, USERS, FakeFileSystem
 
 HOSTS_PATH = r"C:\Windows\System32\drivers\etc\hosts"
-DEFAULT_DATA_FOLDER = r"C:\ProgramData\DockerDesktop\vm-data"
+DOCKER_DESKTOP_FOLDER = r"C:\ProgramData\DockerDesktop"
+DEFAULT_DATA_FOLDER = DOCKER_DESKTOP_FOLDER + r"\vm-data"
 CONTAINERS_DATA_ROOT = r"C:\ProgramData\Docker"
 POLICY_FOLDER = r"C:\ProgramData\ddperm"
 HYPERV_ADMINISTRATORS = "S-1-5-32-578"
@@ -45,7 +47,7 @@ class OSInfo:
     version: str = "10.0.22631"
     build: int = 22631
     edition: str = "Professional"
-    powershell_version: str = "5.1.22621.2506"
+    powershell_version: str = "5.1.22621.2506"  # of the PowerShell running the scripts
     ui_culture: str = "en-US"
     computer_name: str = "DEV-PC01"
 
@@ -191,13 +193,50 @@ def _default_services() -> dict[str, FakeService]:
     }
 
 
-def _default_fs() -> FakeFileSystem:
+# Stock Windows 11 folders as (Get-Acl).Sddl shows them (docs/windows-behaviour.md, "File
+# system, ACLs and the policy cache"). ProgramData lets every user create files and folders
+# in it (BU: CI, WD/AD/WEA/WA) and own what they create (CREATOR OWNER: GA, inherit-only).
+PROGRAMDATA_SDDL = (
+    "O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)"
+    "(A;CI;DCLCRPCR;;;BU)"
+)
+# C:\Windows and C:\Program Files: TrustedInstaller's, read-only for users.
+SYSTEM_FOLDER_SDDL = (
+    f"O:{TRUSTED_INSTALLER}G:{TRUSTED_INSTALLER}D:PAI(A;;FA;;;{TRUSTED_INSTALLER})"
+    f"(A;CIIO;GA;;;{TRUSTED_INSTALLER})(A;;0x1301bf;;;SY)(A;OICIIO;GA;;;SY)(A;;0x1301bf;;;BA)"
+    "(A;OICIIO;GA;;;BA)(A;;0x1200a9;;;BU)(A;OICIIO;GXGR;;;BU)(A;OICIIO;GA;;;CO)"
+)
+USERS_FOLDER_SDDL = "O:SYG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)"
+# Docker Desktop's installer makes its ProgramData folder admin-only (CVE-2025-3224).
+DOCKER_DESKTOP_SDDL = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+# The Windows engine makes its data root with moby's SddlAdministratorsLocalSystem.
+ENGINE_ROOT_SDDL = "D:P(A;OICI;GA;;;BA)(A;OICI;GA;;;SY)"
+
+
+def _profile_sddl(sid: str) -> str:
+    return f"O:SYG:SYD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;{sid})"
+
+
+def _stock_fs() -> FakeFileSystem:
+    """A Windows 11 install before Docker Desktop: stock folders with their real ACLs."""
     fs = FakeFileSystem()
-    for folder in (r"C:\Windows\System32\drivers\etc", r"C:\Program Files", r"C:\Users\dev"):
-        fs.mkdir(folder)
+    fs.mkdir(r"C:\Windows", acl=SYSTEM_FOLDER_SDDL)
+    fs.mkdir(r"C:\Program Files", acl=SYSTEM_FOLDER_SDDL)
+    fs.mkdir(r"C:\Windows\System32\drivers\etc")
     fs.write_bytes(HOSTS_PATH, STOCK_HOSTS)
+    fs.mkdir(r"C:\ProgramData", acl=PROGRAMDATA_SDDL)
+    fs.mkdir(r"C:\Users", acl=USERS_FOLDER_SDDL)
+    fs.mkdir(r"C:\Users\dev", acl=_profile_sddl(Caller().sid))
+    return fs
+
+
+def _default_fs() -> FakeFileSystem:
+    """Docker Desktop installed: its admin-only ProgramData folder, the VM data folder, and
+    the Windows engine's data root."""
+    fs = _stock_fs()
+    fs.mkdir(DOCKER_DESKTOP_FOLDER, acl=DOCKER_DESKTOP_SDDL)
     fs.mkdir(DEFAULT_DATA_FOLDER)
-    fs.set_acl(r"C:\ProgramData", {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl"})
+    fs.mkdir(CONTAINERS_DATA_ROOT, acl=ENGINE_ROOT_SDDL)
     return fs
 
 
@@ -206,6 +245,11 @@ class FakeHost:
     """One Windows machine. Seed any field; the jobs act on it as Windows would."""
 
     os: OSInfo = field(default_factory=OSInfo)
+    # Which PowerShell runs the scripts: Windows PowerShell 5.1 ("Desktop", .NET Framework;
+    # what PSRP's default endpoint and powershell.exe give; paths limited to MAX_PATH) or
+    # PowerShell 7 ("Core", .NET; long paths work). What differs is modelled in
+    # ddperm.testing.editions.
+    edition: Literal["Desktop", "Core"] = "Desktop"
     caller: Caller = field(default_factory=Caller)
     fs: FakeFileSystem = field(default_factory=_default_fs)
     vms: list[FakeVM] = field(default_factory=list)
@@ -272,8 +316,10 @@ class FakeHost:
     @classmethod
     def fresh(cls) -> FakeHost:
         """A Windows machine before Docker Desktop: Hyper-V and Containers disabled, the
-        hypervisor not launched, no docker-users group (what provisioning starts from)."""
-        fake = cls()
+        hypervisor not launched, no docker-users group, no Docker Desktop folder in
+        ProgramData, neither Docker Desktop's service nor the Windows engine service
+        ``docker`` (Docker Desktop registers both): what provisioning starts from."""
+        fake = cls(fs=_stock_fs())
         for name in (
             "Microsoft-Hyper-V-All",
             "Microsoft-Hyper-V",
@@ -284,6 +330,7 @@ class FakeHost:
         fake.hypervisorlaunchtype = None
         fake.hypervisor_present = False
         fake.services["vmms"].status = "Stopped"
+        del fake.services["docker"], fake.services["com.docker.service"]
         del fake.groups["docker-users"]
         return fake
 

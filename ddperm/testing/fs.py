@@ -9,16 +9,30 @@ something; the last component is only followed when asked (``follow=True``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ddperm.errors import TransportError
+from ddperm.testing import acl as sd
+from ddperm.testing.acl import ADMINISTRATORS as ADMINISTRATORS
+from ddperm.testing.acl import EVERYONE as EVERYONE
+from ddperm.testing.acl import SYSTEM as SYSTEM
+from ddperm.testing.acl import USERS as USERS
+from ddperm.testing.acl import Ace, Security
 
-SYSTEM = "S-1-5-18"
-ADMINISTRATORS = "S-1-5-32-544"
-USERS = "S-1-5-32-545"
-EVERYONE = "S-1-1-0"
 _MAX_LINK_HOPS = 31  # Windows gives up after this many reparse hops
+# Volume roots as Get-Acl .Sddl shows them (docs/windows-behaviour.md): the Windows 11
+# system drive (Authenticated Users may create folders and get Modify on what they create),
+# and an NTFS data drive as Disk Management formats it.
+SYSTEM_DRIVE_SDDL = (
+    f"O:{sd.TRUSTED_INSTALLER}G:SYD:PAI(A;;LC;;;AU)(A;OICIIO;SDGXGWGR;;;AU)(A;OICI;FA;;;SY)"
+    "(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)"
+)
+DATA_DRIVE_SDDL = (
+    "O:BAD:(A;;FA;;;BA)(A;OICIIO;GA;;;BA)(A;;FA;;;SY)(A;OICIIO;GA;;;SY)(A;;0x1301bf;;;AU)"
+    "(A;OICIIO;SDGXGWGR;;;AU)(A;;0x1200a9;;;BU)(A;OICIIO;GXGR;;;BU)"
+)
+Acl = Mapping[str, str] | str  # {sid: "FileSystemRights names"} (protected, OI|CI) or SDDL
 
 
 class FsErrorKind(str, enum.Enum):
@@ -31,6 +45,10 @@ class FsErrorKind(str, enum.Enum):
     IS_A_DIRECTORY = "IsADirectory"
     LINK_LOOP = "LinkLoop"
     DISK_FULL = "DiskFull"
+    NETWORK_PATH = "NetworkPathNotFound"  # ERROR_BAD_NETPATH (53): the twin has no network
+    # ReplaceFile's own failures (Win32 1176, 1177; .NET throws IOException for both).
+    REPLACEMENT_NOT_MOVED = "UnableToMoveReplacement"  # nothing changed (with a backup name)
+    REPLACED_IS_BACKUP = "UnableToMoveReplacement2"  # the replaced file has the backup name
 
 
 class FsError(Exception):
@@ -75,9 +93,13 @@ class Node:
     file: FileData | None = None
     target: str = ""
     children: dict[str, Node] = field(default_factory=dict)
-    acl: dict[str, str] | None = None  # SID -> "Read" | "Modify" | "FullControl"; None inherits
+    security: Security = field(default_factory=Security)  # its own ACEs; none: inherits all
     hidden: bool = False
     owner: str = ADMINISTRATORS  # whoever created it; an owner may always rewrite the DACL
+
+    @property
+    def is_container(self) -> bool:
+        return self.kind is not Kind.FILE
 
     @property
     def is_reparse_point(self) -> bool:
@@ -123,12 +145,15 @@ class FakeFileSystem:
         self.volumes: dict[str, Node] = {}
         self.free: dict[str, int] = {}
         self._writes_before_power_cut: int | None = None
+        self._replace_failure: FsErrorKind | None = None
         for drive in drives:
             self.add_volume(drive, free_bytes)
 
     def add_volume(self, drive: str, free_bytes: int = 200 * 2**30) -> None:
         letter = drive.upper().rstrip("\\")
-        self.volumes[letter] = Node(Kind.DIRECTORY, letter)
+        root = Node(Kind.DIRECTORY, letter)
+        self._secure(root, SYSTEM_DRIVE_SDDL if letter == "C:" else DATA_DRIVE_SDDL)
+        self.volumes[letter] = root
         self.free[letter] = free_bytes
 
     # -- resolution -----------------------------------------------------------------
@@ -155,6 +180,8 @@ class FakeFileSystem:
                     hops += 1
                     if hops > _MAX_LINK_HOPS:
                         raise FsError(FsErrorKind.LINK_LOOP, path)
+                    if child.target.startswith(("\\\\", "//")):
+                        raise FsError(FsErrorKind.NETWORK_PATH, child.target)
                     drive, target_parts = split(child.target)
                     parts = target_parts + parts[i + 1 :]
                     restarted = True
@@ -238,7 +265,7 @@ class FakeFileSystem:
         *,
         parents: bool = True,
         exist_ok: bool = True,
-        acl: dict[str, str] | None = None,
+        acl: Acl | None = None,
     ) -> None:
         """Create the folder (and parents); ``acl`` is set on each folder this call creates,
         never on one that already exists (``DirectoryInfo.Create(DirectorySecurity)``)."""
@@ -249,7 +276,7 @@ class FakeFileSystem:
                 if i == len(parts) and not exist_ok:
                     raise FsError(FsErrorKind.EXISTS, sub)
                 continue
-            self._create(sub, Node(Kind.DIRECTORY, "", acl=None if acl is None else dict(acl)))
+            self._secure(self._create(sub, Node(Kind.DIRECTORY, "")), acl)
 
     def power_cut_after(self, operations: int) -> None:
         """Cut the power during the write or replace after ``operations`` more of them.
@@ -258,6 +285,11 @@ class FakeFileSystem:
         happen (ReplaceFile is one metadata operation). Either raises ``PowerLoss``.
         """
         self._writes_before_power_cut = operations
+
+    def fail_next_replace(self, kind: FsErrorKind) -> None:
+        """Make the next ``replace`` fail as ReplaceFile can (``REPLACEMENT_NOT_MOVED`` or
+        ``REPLACED_IS_BACKUP``), e.g. when another program opens the files in between."""
+        self._replace_failure = kind
 
     def _power_cut_now(self) -> bool:
         left = self._writes_before_power_cut
@@ -383,10 +415,23 @@ class FakeFileSystem:
             raise FsError(FsErrorKind.SHARING_VIOLATION, destination if old.locked else source)
         if self._power_cut_now():
             raise PowerLoss(f"power lost while replacing {destination}")
+        failure, self._replace_failure = self._replace_failure, None
+        if failure is FsErrorKind.REPLACEMENT_NOT_MOVED:  # with a backup name: nothing moved
+            raise FsError(failure, destination)
         if backup is not None:
             if self.exists(backup):
                 self.remove(backup)
-            self._create(backup, Node(Kind.FILE, "", file=old, acl=node.acl, hidden=node.hidden))
+            kept = Node(Kind.FILE, "", file=old, security=node.security, hidden=node.hidden)
+            self._create(backup, kept)
+        if failure is FsErrorKind.REPLACED_IS_BACKUP:
+            # The replaced file now has the backup name; the replacement, under its own name,
+            # has taken over its ACL: there is no file at ``destination``.
+            _, _, parent, _ = self._walk(destination, follow=False)
+            if parent is None or backup is None:
+                raise ValueError("ReplaceFile's error 1177 is modelled with a backup name")
+            del parent.children[node.name.lower()]
+            self._node(source).security = node.security
+            raise FsError(failure, destination)
         node.file = FileData(data=new.data, size=new.size)
         self.remove(source)
 
@@ -405,8 +450,23 @@ class FakeFileSystem:
         copy = FileData(data=src.data, size=src.size)
         self._create(destination, Node(Kind.FILE, "", file=copy))
 
-    def set_acl(self, path: str, acl: dict[str, str] | None) -> None:
-        self._node(path).acl = dict(acl) if acl is not None else None
+    # -- security -------------------------------------------------------------------
+
+    @staticmethod
+    def _secure(node: Node, acl: Acl | None) -> None:
+        if acl is None:
+            node.security = Security()
+            return
+        if isinstance(acl, str):
+            node.security = sd.parse_sddl(acl, container=node.is_container)
+            node.owner = node.security.owner or node.owner
+        else:
+            node.security = sd.from_names(acl, container=node.is_container)
+
+    def set_acl(self, path: str, acl: Acl | None) -> None:
+        """Set the entry's own DACL (None: none of its own, everything inherited); an SDDL
+        string may set the owner too."""
+        self._secure(self._node(path), acl)
 
     def set_owner(self, path: str, sid: str) -> None:
         self._node(path).owner = sid
@@ -415,21 +475,51 @@ class FakeFileSystem:
         """The owner SID of the entry itself (links are not followed)."""
         return self._node(path).owner
 
+    def dacl(self, path: str) -> list[Ace]:
+        """The DACL ``Get-Acl`` reads: the entry's own ACEs, then what it inherits (unless
+        protected), CREATOR OWNER standing for its owner."""
+        drive, parts, _, node = self._walk(path, follow=False)
+        if node is None:
+            raise FsError(FsErrorKind.NOT_FOUND, path)
+        return self._dacl(drive, parts, node)
+
+    def _dacl(self, drive: str, parts: list[str], node: Node) -> list[Ace]:
+        own = list(node.security.aces)
+        if node.security.protected or not parts:
+            return own
+        parent = self._node(join(drive, parts[:-1]))
+        above = self._dacl(drive, parts[:-1], parent)
+        return own + sd.inherited_by(above, container=node.is_container, owner=node.owner)
+
+    def protected(self, path: str) -> bool:
+        """Whether the entry's DACL inherits nothing (``AreAccessRulesProtected``)."""
+        return self._node(path).security.protected
+
+    def sddl(self, path: str) -> str:
+        """Owner and DACL as ``(Get-Acl).Sddl`` shows them."""
+        return sd.format_sddl(self.owner(path), self.dacl(path), protected=self.protected(path))
+
+    def access(self, path: str, sids: set[str]) -> int:
+        """The access mask an access check grants a token holding ``sids`` on the entry."""
+        return sd.granted(self.dacl(path), sids, owner=self.owner(path))
+
     def explicit_acl(self, path: str) -> dict[str, str] | None:
-        """The ACL set on ``path`` itself (inheritance off), or None when it inherits."""
-        acl = self._node(path).acl
-        return dict(acl) if acl is not None else None
+        """The entry's own ACEs by SID (rights names), when inheritance is off; else None."""
+        if not self.protected(path):
+            return None
+        return _by_sid(self._node(path).security.aces)
 
     def acl(self, path: str) -> dict[str, str]:
-        """The effective ACL: the nearest explicit one on the path (inheritance)."""
-        drive, parts = split(path)
-        for i in range(len(parts), -1, -1):
-            sub = join(drive, parts[:i])
-            if self.exists(sub):
-                node = self._node(sub)
-                if node.acl is not None:
-                    return dict(node.acl)
-        return {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USERS: "Read"}
+        """What each SID is granted on the entry itself, inherited ACEs included."""
+        return _by_sid(self.dacl(path))
+
+
+def _by_sid(aces: list[Ace] | tuple[Ace, ...]) -> dict[str, str]:
+    masks: dict[str, int] = {}
+    for ace in aces:
+        if ace.allow and not ace.inherit_only:
+            masks[ace.sid] = masks.get(ace.sid, 0) | sd.mapped(ace.rights)
+    return {sid: sd.rights_name(mask) for sid, mask in masks.items()}
 
 
 def _dp(path: str, name: str) -> tuple[str, list[str]]:

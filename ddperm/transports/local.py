@@ -12,8 +12,9 @@ The process boundary, which the stand-in in ``ddperm.testing.standin`` reproduce
   wrapper turns the parameters into a hashtable (5.1's ``ConvertFrom-Json`` has no
   ``-AsHashtable``) and splats them into the script block: values are never spliced
   into code, so quotes, spaces, ``$`` and backticks survive (vagrant #10744, packer #7277).
-  Caveat for pwsh 7 only: its ``ConvertFrom-Json`` turns ISO-8601-looking strings into
-  dates (5.1 converts only ``\\/Date(n)\\/``, which a Python request never contains).
+  Under pwsh 7 the wrapper reads the request with System.Text.Json, as pwsh's
+  ``ConvertFrom-Json`` would turn ISO-8601-looking strings into dates (5.1 converts only
+  ``\\/Date(n)\\/``, which a Python request never contains).
 - stdout: one JSON frame per request, ``{"output": text}`` or ``{"error": {message,
   fully_qualified_error_id, category, target, exception_type}}`` (→ ``HostError``):
   the wrapper catches each script's error record, as powershell.exe itself would only
@@ -24,6 +25,9 @@ The process boundary, which the stand-in in ``ddperm.testing.standin`` reproduce
   record there becomes ``HostError`` (the wrapper itself failed, e.g. constrained
   language mode); with none, the exit code goes into a ``TransportError``, retryable
   for reads and ensure-style writes. Progress records are never failures.
+- 32-bit Python on 64-bit Windows: ``powershell.exe`` found in System32 is started through
+  ``%SystemRoot%\\Sysnative`` (``native_path``), as WOW64 would otherwise start the 32-bit
+  one from SysWOW64, which lacks the LocalAccounts and Hyper-V modules.
 - Timeout: the whole process tree is killed (POSIX: own session and ``killpg``;
   Windows: ``taskkill /T /F``) and ``TransportError`` is raised.
 
@@ -44,6 +48,7 @@ import os
 import queue
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -67,7 +72,7 @@ from ddperm.transports.clixml import decode_stderr, host_error
 from ddperm.transports.settings import check_seconds
 
 WRAPPER = Path(__file__).with_name("local_wrapper.ps1")
-WRAPPER_SHA256 = "cdbca90e09c025823c6f8d1e48257dc1b69123749888df69920b3a9938486894"
+WRAPPER_SHA256 = "c7b2695ce4c63440dc06e8c90437f66a6d7b87425464e053dee35a49a71c7b69"
 _ERROR_FIELDS = ("fully_qualified_error_id", "category", "target", "exception_type")
 
 _SPAWN: dict[str, Any]
@@ -84,6 +89,22 @@ def wrapper_text() -> str:
     if hashlib.sha256(data).hexdigest() != WRAPPER_SHA256:
         raise PolicyError(f"{WRAPPER.name} does not match its pinned SHA-256; refusing")
     return data.decode("utf-8")
+
+
+def native_path(executable: str, *, environ: Mapping[str, str], pointer_bits: int) -> str:
+    """The 64-bit program for ``executable`` when Python is a 32-bit process on 64-bit
+    Windows (WOW64 sets ``PROCESSOR_ARCHITEW6432`` for those): there WOW64 redirects
+    System32 to SysWOW64, whose 32-bit powershell.exe has neither the LocalAccounts nor the
+    Hyper-V module; ``%SystemRoot%\\Sysnative`` reaches the real System32. Anything else, or
+    a path outside System32, is returned as it is."""
+    upper = {name.upper(): value for name, value in environ.items()}
+    if pointer_bits != 32 or not upper.get("PROCESSOR_ARCHITEW6432"):
+        return executable
+    system_root = upper.get("SYSTEMROOT", r"C:\Windows").rstrip("\\")
+    system32 = system_root + "\\System32\\"
+    if not executable.lower().startswith(system32.lower()):
+        return executable
+    return system_root + "\\Sysnative\\" + executable[len(system32) :]
 
 
 def command_line(executable: str) -> list[str]:
@@ -250,10 +271,12 @@ class LocalRunner:
                 f"PowerShell executable {executable!r} was not found (not a path to a program,"
                 " nor on PATH); install it or pass the full path"
             )
-        self.executable = found
+        self.executable = native_path(
+            found, environ=self._env or os.environ, pointer_bits=struct.calcsize("P") * 8
+        )
         self.persistent = persistent
         self.timeout = timeout
-        self._argv = command_line(found)
+        self._argv = command_line(self.executable)
         self._lock = threading.Lock()
         self._session: _Process | None = None
 

@@ -1,7 +1,9 @@
 # ddperm local wrapper: the fixed command powershell.exe runs (-EncodedCommand); see local.py.
 # Reads one JSON request per line on stdin, {"script": text, "parameters": {...}}, runs the
 # script text with the parameters splatted and writes one ASCII JSON frame per request on
-# stdout: {"output": text} or {"error": {...}}. Runs until stdin ends.
+# stdout: {"output": text} or {"error": {...}}. Runs until stdin ends. Under PowerShell 7 the
+# request is read with System.Text.Json: pwsh's ConvertFrom-Json (Json.NET) would turn an
+# ISO-8601 string into a [datetime], which a [string] parameter then gets as other text.
 Set-StrictMode -Version 3
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
@@ -21,8 +23,48 @@ function Write-DdpermFrame {
     [Console]::Out.Flush()
 }
 
+function ConvertFrom-DdpermJsonElement {
+    # One System.Text.Json value the way ConvertFrom-Json gives it (lib/Policy.ps1 has the
+    # same reader; this fixed command cannot include the script libraries).
+    param([Parameter(Mandatory = $true)] $Element)
+    switch ([string]$Element.ValueKind) {
+        'Object' {
+            $members = [ordered]@{}
+            foreach ($member in $Element.EnumerateObject()) {
+                $members[$member.Name] = ConvertFrom-DdpermJsonElement -Element $member.Value
+            }
+            return [pscustomobject]$members
+        }
+        'Array' {
+            $items = New-Object System.Collections.Generic.List[object]
+            foreach ($item in $Element.EnumerateArray()) {
+                $items.Add((ConvertFrom-DdpermJsonElement -Element $item))
+            }
+            return , $items.ToArray()
+        }
+        'String' { return $Element.GetString() }
+        'Number' {
+            $integer = [int64]0
+            if ($Element.TryGetInt64([ref]$integer)) { return $integer }
+            return $Element.GetDouble()
+        }
+        'True' { return $true }
+        'False' { return $false }
+    }
+    return $null
+}
+
 while ($null -ne ($line = [Console]::In.ReadLine())) {
-    $request = Microsoft.PowerShell.Utility\ConvertFrom-Json -InputObject $line
+    if ($PSVersionTable.PSEdition -eq 'Core') {
+        $document = [System.Text.Json.JsonDocument]::Parse($line)
+        try {
+            $request = ConvertFrom-DdpermJsonElement -Element $document.RootElement
+        } finally {
+            $document.Dispose()
+        }
+    } else {
+        $request = Microsoft.PowerShell.Utility\ConvertFrom-Json -InputObject $line
+    }
     $parameters = @{}
     foreach ($property in $request.parameters.PSObject.Properties) {
         $parameters[$property.Name] = $property.Value

@@ -2,7 +2,8 @@
 
 One runspace pool per runner, opened on first use and reused by every call; calls
 are serialized on it (thread-safe) and a dead pool is reopened on the next call.
-Parameters travel as PSRP parameters (typed CLIXML), never in the script text.
+Parameters travel as PSRP parameters (typed CLIXML), never in the script text. Each
+script runs in its own local scope, so nothing it defines outlives the call in the pool.
 """
 
 from __future__ import annotations
@@ -179,7 +180,9 @@ class PSRPRunner:
             if command is not None:
                 ps.add_cmdlet(command)  # IsScript=false: the one form NoLanguage accepts
             else:
-                ps.add_script(script.text)
+                # A local scope: otherwise the script runs in the pooled runspace's global
+                # scope and its functions, variables and preferences stay there for the next call.
+                ps.add_script(script.text, use_local_scope=True)
             for name, value in wire.items():
                 ps.add_parameter(name, value)
             try:

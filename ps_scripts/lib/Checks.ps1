@@ -93,7 +93,11 @@ function Get-DdpermHyperVStatus {
 function Get-DdpermBootloaderStatus {
     # hypervisorlaunchtype of the running OS's loader ({current}) through the BCD WMI provider:
     # element 0x250000F0 holds 0 (Off) or 1 (Auto); no element means it was never set.
-    # The provider needs elevation: a caller that is not elevated gets its access-denied error.
+    # The provider needs elevation, and may tell a caller without it no more than OpenStore's
+    # ReturnValue False: elevation is checked first, so the cause is named either way.
+    if (-not (Test-DdpermElevated)) {
+        throw (New-DdpermCheckError -Message 'Reading the boot configuration (BCD) needs an elevated session: run ddperm as an administrator.' -ErrorId 'DdpermElevationRequired' -Category PermissionDenied)
+    }
     $current = '{fa926493-6f1c-4193-a414-58f0b2456d1e}'
     $store = CimCmdlets\Invoke-CimMethod -Namespace 'root\WMI' -ClassName 'BcdStore' -MethodName 'OpenStore' -Arguments @{ File = '' }
     if (-not $store.ReturnValue) {
@@ -136,16 +140,21 @@ function Get-DdpermFeaturesReport {
     [ordered]@{ features = (ConvertTo-DdpermList $states); restart_pending = $pending }
 }
 
-function Get-DdpermBootState {
-    # When Windows last started, whether a feature change waits for a restart, and whether
-    # this session is elevated (its token holds the Administrators SID, S-1-5-32-544).
-    $os = CimCmdlets\Get-CimInstance -ClassName Win32_OperatingSystem
+function Test-DdpermElevated {
+    # Whether this session is elevated: its token holds the Administrators SID (S-1-5-32-544).
     $identity = [System.Security.Principal.WindowsIdentity]::GetCurrent()
     $principal = Microsoft.PowerShell.Utility\New-Object -TypeName System.Security.Principal.WindowsPrincipal -ArgumentList $identity
     $admins = Microsoft.PowerShell.Utility\New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-544'
+    return [bool]$principal.IsInRole($admins)
+}
+
+function Get-DdpermBootState {
+    # When Windows last started, whether a feature change waits for a restart, and whether
+    # this session is elevated.
+    $os = CimCmdlets\Get-CimInstance -ClassName Win32_OperatingSystem
     [ordered]@{
         last_boot       = ([datetime]$os.LastBootUpTime).ToUniversalTime().ToString('o')
         restart_pending = [bool](Test-DdpermRestartPending)
-        elevated        = [bool]$principal.IsInRole($admins)
+        elevated        = (Test-DdpermElevated)
     }
 }

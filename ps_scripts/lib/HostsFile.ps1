@@ -3,7 +3,7 @@
 # and, in hosts_write.ps1, swaps the file. Keep Get-DdpermHostsStatus equal to
 # ddperm.hostsfile.facts(): the bytes are decoded as ISO-8859-1 so one char is one byte.
 # Error ids: DdpermHostsLocked, DdpermHostsAccessDenied, DdpermHostsTooLarge,
-# DdpermHostsReadOnly, DdpermHostsChanged, DdpermReparsePoint.
+# DdpermHostsReadOnly, DdpermHostsChanged, DdpermHostsMissing, DdpermReparsePoint.
 
 $DdpermHostsMaxBytes = 8MB
 $DdpermHostsBegin = '# Added by ddperm'
@@ -87,19 +87,14 @@ function Get-DdpermHostsSection {
 }
 
 function Get-DdpermHostsEntryCount {
-    # Active lines (before any '#') whose names include kubernetes.docker.internal.
+    # Active lines (before any '#') whose names include kubernetes.docker.internal: a first
+    # token (the address), then the name as a later whole token. One regex over the whole
+    # text, never a pipeline per line: ad-block hosts files of 100k+ lines would take tens
+    # of seconds on 5.1 (tests/vetting.py refuses pipeline cmdlets inside loops).
     param([string]$Text)
-    $count = 0
-    foreach ($line in $Text.Split("`n")) {
-        $tokens = @([regex]::Split($line.Split('#')[0], '[ \t\n\r\v\f]+') | Where-Object { $_ -ne '' })
-        for ($i = 1; $i -lt $tokens.Count; $i++) {
-            if ([string]::Equals($tokens[$i].ToLowerInvariant(), $DdpermHostsName, 'Ordinal')) {
-                $count++
-                break
-            }
-        }
-    }
-    return $count
+    $entry = '^[ \t\r\v\f]*[^ \t\r\v\f\n#]+(?:[ \t\r\v\f]+[^ \t\r\v\f\n#]+)*?[ \t\r\v\f]+' +
+        [regex]::Escape($DdpermHostsName) + '(?=[ \t\r\v\f#]|$)'
+    return [regex]::Matches($Text, $entry, $DdpermRegexOptions).Count
 }
 
 function Get-DdpermHostsStatus {

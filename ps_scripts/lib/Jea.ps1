@@ -86,17 +86,20 @@ function Install-DdpermJeaGroup {
         }
         return $Group
     }
-    $local = Microsoft.PowerShell.LocalAccounts\Get-LocalGroup -ErrorAction SilentlyContinue | Microsoft.PowerShell.Core\Where-Object { $_.Name -eq $Group }
-    if ($null -eq $local) {
-        $local = Microsoft.PowerShell.LocalAccounts\New-LocalGroup -Name $Group -Description 'ddperm JEA role (ddperm jea install)'
+    # As lib/Setup.ps1 does for docker-users: the group as a WinNT entry, members as SIDs.
+    $path = "WinNT://./$Group,group"
+    if (-not [System.DirectoryServices.DirectoryEntry]::Exists($path)) {
+        $null = Microsoft.PowerShell.LocalAccounts\New-LocalGroup -Name $Group -Description 'ddperm JEA role (ddperm jea install)'
     }
+    $local = Microsoft.PowerShell.Utility\New-Object -TypeName System.DirectoryServices.DirectoryEntry -ArgumentList $path
+    $groupSid = ConvertTo-DdpermSid -Entry $local
     foreach ($name in $Member) {
         $sid = Get-DdpermAccountSid -Name $name
         if ($null -eq $sid) {
             throw (New-DdpermErrorRecord 'DdpermAccountNotFound' "The account '$name' does not exist." $name 'ObjectNotFound')
         }
-        if (-not (Test-DdpermGroupMember -Group $local -Sid $sid)) {
-            Microsoft.PowerShell.LocalAccounts\Add-LocalGroupMember -SID $local.SID -Member $sid
+        if ((Get-DdpermGroupMemberSids -Group $local) -notcontains $sid) {
+            Microsoft.PowerShell.LocalAccounts\Add-LocalGroupMember -SID $groupSid -Member $sid
         }
     }
     return "$env:COMPUTERNAME\$Group"

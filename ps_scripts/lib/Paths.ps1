@@ -180,15 +180,18 @@ function Assert-DdpermSafePath {
 
 function Get-DdpermFolderAclProblem {
     # Why a non-administrator could change the folder $Folder: its owner, or an allow ACE
-    # (inherited or not, not inherit-only) granting an untrusted SID any of $Rights. $null if none.
-    param([string]$Folder, [int64]$Rights)
+    # (inherited or not) granting an untrusted SID any of $Rights. An inherit-only ACE grants
+    # nothing on the folder itself, only on what is created in it: it counts with
+    # -Inheritable, except CREATOR OWNER's, whose rights go to whoever creates (SYSTEM or
+    # the administrator running the job). $null if there is no such problem.
+    param([string]$Folder, [int64]$Rights, [switch]$Inheritable)
     $acl = Microsoft.PowerShell.Security\Get-Acl -LiteralPath $Folder
     $owner = $acl.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
     if ($DdpermTrustedSids -notcontains $owner) { return "it is owned by $owner" }
     foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
         $inheritOnly = ($rule.PropagationFlags -band [System.Security.AccessControl.PropagationFlags]::InheritOnly) -ne 0
-        if ($rule.AccessControlType -ne 'Allow' -or $inheritOnly) { continue }
         $sid = $rule.IdentityReference.Value
+        if ($rule.AccessControlType -ne 'Allow' -or ($inheritOnly -and (-not $Inheritable -or $sid -eq 'S-1-3-0'))) { continue }
         if ($DdpermTrustedSids -notcontains $sid -and (([int64]$rule.FileSystemRights -band $Rights) -ne 0)) {
             return "$sid holds $($rule.FileSystemRights)"
         }
@@ -201,24 +204,29 @@ function Assert-DdpermAdminFolder {
     # that passed Assert-DdpermSafePath) before SYSTEM writes into it. Every existing folder
     # on it below the volume root must be owned by SYSTEM, Administrators or TrustedInstaller
     # and grant nobody else the right to delete, rename or re-ACL it or its children (or the
-    # path could be swapped for a junction); the deepest existing one - the folder itself, or
-    # the one ddperm creates it in - must grant nobody else any write right (files created in
-    # it inherit its ACL). The volume root is not checked: every folder ddperm creates gets
-    # an admin-only ACL (New-DdpermFolder). There is no exception for the caller's profile:
-    # there the user may rename any folder, and the host cannot tell who asked (the service
-    # runs as SYSTEM).
+    # path could be swapped for a junction). The folder itself, once it exists, must grant
+    # nobody else any write right, nor pass one on to what is created in it (files SYSTEM
+    # writes there inherit its ACL). A folder ddperm is about to create in an existing one
+    # needs only the first rule there: users may create folders in C:\ProgramData, but not
+    # remove or rename what is in it, and what ddperm creates gets an admin-only ACL
+    # (New-DdpermFolder), checked again once it exists. The volume root is not checked.
+    # There is no exception for the caller's profile: there the user may rename any folder,
+    # and the host cannot tell who asked (the service runs as SYSTEM).
     param([Parameter(Mandatory = $true)] [string]$Folder, [string]$What = 'folder')
+    $parts = @($Folder.Substring(3).Split('\') | Where-Object { $_ -ne '' })
     $existing = @()
     $current = $Folder.Substring(0, 2)
-    foreach ($part in @($Folder.Substring(3).Split('\') | Where-Object { $_ -ne '' })) {
+    foreach ($part in $parts) {
         $current = $current + '\' + $part
         if (-not [System.IO.Directory]::Exists($current)) { break }
         $existing += $current
     }
     for ($i = 0; $i -lt $existing.Count; $i++) {
-        $rights = $DdpermReplaceRights
-        if ($i -eq $existing.Count - 1) { $rights = $DdpermAnyWriteRights }
-        $problem = Get-DdpermFolderAclProblem -Folder $existing[$i] -Rights $rights
+        if ($i -eq $parts.Count - 1) {
+            $problem = Get-DdpermFolderAclProblem -Folder $existing[$i] -Rights $DdpermAnyWriteRights -Inheritable
+        } else {
+            $problem = Get-DdpermFolderAclProblem -Folder $existing[$i] -Rights $DdpermReplaceRights
+        }
         if ($null -ne $problem) {
             throw (New-DdpermErrorRecord 'DdpermUnsafeAcl' "Refusing the $What '$Folder': a non-administrator could change '$($existing[$i])' ($problem)." $existing[$i])
         }
@@ -237,15 +245,19 @@ function Assert-DdpermSingleLink {
 }
 
 function New-DdpermAdminFolderSecurity {
-    # Protected (no inheritance), owner Administrators; SYSTEM and Administrators full control,
-    # inherited by everything created inside: what Docker Desktop's installer gives vm-data.
+    # Protected (no inheritance), owner Administrators; SYSTEM and Administrators full control
+    # and $Readers read and execute, inherited by everything created inside: what Docker
+    # Desktop's installer gives vm-data (no readers) and the policy cache folder (Users).
+    param([string[]]$Readers = @())
     $security = New-Object System.Security.AccessControl.DirectorySecurity
     $security.SetAccessRuleProtection($true, $false)
     $security.SetOwner((New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'))
-    foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
+    $grants = @(@('S-1-5-18', 'FullControl'), @('S-1-5-32-544', 'FullControl'))
+    foreach ($sid in $Readers) { $grants += , @($sid, 'ReadAndExecute') }
+    foreach ($grant in $grants) {
         $security.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule @(
-            (New-Object System.Security.Principal.SecurityIdentifier $sid),
-            [System.Security.AccessControl.FileSystemRights]::FullControl,
+            (New-Object System.Security.Principal.SecurityIdentifier $grant[0]),
+            [System.Security.AccessControl.FileSystemRights]$grant[1],
             [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit',
             [System.Security.AccessControl.PropagationFlags]::None,
             [System.Security.AccessControl.AccessControlType]::Allow)))
@@ -253,12 +265,29 @@ function New-DdpermAdminFolderSecurity {
     return $security
 }
 
+function New-DdpermDirectory {
+    # Creates the one folder $Path carrying $Security from the start, so it never has an
+    # inherited ACL a user could use in between; does nothing if it exists (the caller checks
+    # what is there afterwards). DirectoryInfo.Create(DirectorySecurity) is .NET Framework's;
+    # on .NET (PowerShell 7) it is the extension method FileSystemAclExtensions.Create, which
+    # PowerShell does not bind to the DirectoryInfo, so it is called as a static method.
+    param([Parameter(Mandatory = $true)] [string]$Path,
+        [Parameter(Mandatory = $true)] [System.Security.AccessControl.DirectorySecurity]$Security)
+    $info = New-Object System.IO.DirectoryInfo $Path
+    if ($PSVersionTable.PSEdition -eq 'Core') {
+        [System.IO.FileSystemAclExtensions]::Create($info, $Security)
+    } else {
+        $info.Create($Security)
+    }
+}
+
 function New-DdpermFolder {
     # Creates $Path (a path already passed Assert-DdpermSafePath) and every missing parent,
     # each created with an admin-only ACL; returns the folders it created, deepest last, so a
     # rollback can remove exactly those. Assert-DdpermAdminFolder runs before (nothing is
-    # created in a folder a user could change) and after (a user who created a missing folder
-    # first owns it); on a refusal afterwards it removes what it created, then throws.
+    # created in a folder a user could change) and after, with the link check (a user who
+    # created a missing folder or a junction first owns it); on a refusal afterwards it
+    # removes what it created, then throws.
     param([Parameter(Mandatory = $true)] [string]$Path, [string]$What = 'folder')
     Assert-DdpermAdminFolder -Folder $Path -What $What
     $missing = @()
@@ -269,13 +298,9 @@ function New-DdpermFolder {
     }
     try {
         foreach ($folder in $missing) {
-            $info = New-Object System.IO.DirectoryInfo $folder
-            if ($PSVersionTable.PSEdition -eq 'Core') {
-                [System.IO.FileSystemAclExtensions]::Create($info, (New-DdpermAdminFolderSecurity))
-            } else {
-                $info.Create((New-DdpermAdminFolderSecurity))
-            }
+            New-DdpermDirectory -Path $folder -Security (New-DdpermAdminFolderSecurity)
         }
+        Assert-DdpermNoLink -Path $Path -What $What
         Assert-DdpermAdminFolder -Folder $Path -What $What
     } catch {
         $failure = $_

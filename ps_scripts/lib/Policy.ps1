@@ -3,8 +3,9 @@
 # itself as JSON text, so its SHA-256 covers exact bytes. The folder and the file carry an
 # explicit, protected ACL (SYSTEM and Administrators full control, Users read) and an owner of
 # SYSTEM or Administrators: the developer can read the policy but not change it. Anything else
-# fails closed (CVE-2025-4095 was a silent fail-open). Uses the .NET Framework ACL methods of
-# Windows PowerShell 5.1 (the PSRP default endpoint).
+# fails closed (CVE-2025-4095 was a silent fail-open). Runs the same on Windows PowerShell 5.1
+# and PowerShell 7: ACLs through Get-Acl/Set-Acl (FileInfo.GetAccessControl is an extension
+# method on .NET, which PowerShell does not bind), JSON through ConvertFrom-DdpermJson.
 # Problem / error ids: DdpermPolicyMissing, DdpermPolicyUntrusted, DdpermPolicyUnreadable,
 # DdpermPolicyTampered, DdpermPolicyInvalid, DdpermPolicyAccessDenied, DdpermPolicyLocked.
 # Keep the patterns equal to ddperm.components.policy (a test compares them).
@@ -17,7 +18,9 @@ $DdpermOrganizationPattern = '^[a-z0-9]([a-z0-9_-]{0,38}[a-z0-9])?\z'
 $DdpermFetchedAtPattern = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,7})?Z\z'
 $DdpermTrustedOwners = @('S-1-5-18', 'S-1-5-32-544')
 $DdpermPolicyAces = @(@('S-1-5-18', 'FullControl'), @('S-1-5-32-544', 'FullControl'), @('S-1-5-32-545', 'ReadAndExecute'))
-$DdpermWriteRights = [System.Security.AccessControl.FileSystemRights]'Write, Delete, DeleteSubdirectoriesAndFiles, ChangePermissions, TakeOwnership'
+# Any write: Write, DeleteSubdirectoriesAndFiles, Delete, WRITE_DAC, WRITE_OWNER, GENERIC_ALL,
+# GENERIC_WRITE (an ACE may hold generic rights, which .NET does not name).
+$DdpermPolicyWriteRights = [int64]0x500D0156
 
 function New-DdpermPolicyError {
     # An ErrorRecord whose FullyQualifiedErrorId is exactly $Id.
@@ -56,13 +59,25 @@ function Test-DdpermPolicyFields {
     return $true
 }
 
+function Test-DdpermPolicyEntry {
+    # True when anything is at $Path, a dangling link included (GetAttributes does not follow).
+    param([string]$Path)
+    try {
+        [void][System.IO.File]::GetAttributes($Path)
+    } catch [System.IO.FileNotFoundException] {
+        return $false
+    } catch [System.IO.DirectoryNotFoundException] {
+        return $false
+    }
+    return $true
+}
+
 function Get-DdpermPolicySecurity {
     # The ACL of $Path, or $null when it is a link or not owned by SYSTEM or Administrators
     # (an owner can always rewrite the ACL, e.g. a folder a developer created first).
-    param([string]$Path, [bool]$Folder)
+    param([string]$Path)
     if (([System.IO.File]::GetAttributes($Path) -band [System.IO.FileAttributes]::ReparsePoint) -ne 0) { return $null }
-    if ($Folder) { $item = New-Object System.IO.DirectoryInfo $Path } else { $item = New-Object System.IO.FileInfo $Path }
-    $security = $item.GetAccessControl('Access, Owner')
+    $security = Microsoft.PowerShell.Security\Get-Acl -LiteralPath $Path
     $owner = $security.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
     if ($DdpermTrustedOwners -notcontains $owner) { return $null }
     return $security
@@ -71,8 +86,8 @@ function Get-DdpermPolicySecurity {
 function Test-DdpermPolicyTrusted {
     # True when $Path passes Get-DdpermPolicySecurity and carries exactly the protected ACL:
     # SYSTEM and Administrators full control, Users without any write right.
-    param([string]$Path, [bool]$Folder)
-    $security = Get-DdpermPolicySecurity -Path $Path -Folder $Folder
+    param([string]$Path)
+    $security = Get-DdpermPolicySecurity -Path $Path
     if ($null -eq $security -or -not $security.AreAccessRulesProtected) { return $false }
     $seen = @{}
     foreach ($rule in $security.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
@@ -82,7 +97,7 @@ function Test-DdpermPolicyTrusted {
             $full = [System.Security.AccessControl.FileSystemRights]::FullControl
             if (($rule.FileSystemRights -band $full) -ne $full) { return $false }
         } elseif ($sid -eq 'S-1-5-32-545') {
-            if (($rule.FileSystemRights -band $DdpermWriteRights) -ne 0) { return $false }
+            if (([int64]$rule.FileSystemRights -band $DdpermPolicyWriteRights) -ne 0) { return $false }
         } else {
             return $false
         }
@@ -91,30 +106,70 @@ function Test-DdpermPolicyTrusted {
     return $seen.Count -eq 3
 }
 
-function Set-DdpermPolicyAcl {
-    # Owner Administrators; inheritance off; SYSTEM and Administrators full control, Users read.
-    param([string]$Path, [bool]$Folder)
-    if ($Folder) {
-        $security = New-Object System.Security.AccessControl.DirectorySecurity
-        $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
-    } else {
-        $security = New-Object System.Security.AccessControl.FileSecurity
-        $inherit = [System.Security.AccessControl.InheritanceFlags]::None
-    }
+function Set-DdpermPolicyFileAcl {
+    # Gives the file $Path its own protected ACL: owner Administrators; SYSTEM and
+    # Administrators full control, Users read (Set-Acl works on both editions).
+    param([string]$Path)
+    $security = New-Object System.Security.AccessControl.FileSecurity
     $security.SetAccessRuleProtection($true, $false)
     $security.SetOwner((New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'))
     foreach ($ace in $DdpermPolicyAces) {
-        $sid = New-Object System.Security.Principal.SecurityIdentifier $ace[0]
         $security.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule @(
-            $sid, [System.Security.AccessControl.FileSystemRights]$ace[1], $inherit,
-            [System.Security.AccessControl.PropagationFlags]::None,
+            (New-Object System.Security.Principal.SecurityIdentifier $ace[0]),
+            [System.Security.AccessControl.FileSystemRights]$ace[1],
             [System.Security.AccessControl.AccessControlType]::Allow)))
     }
-    if ($Folder) {
-        (New-Object System.IO.DirectoryInfo $Path).SetAccessControl($security)
+    $null = Microsoft.PowerShell.Security\Set-Acl -LiteralPath $Path -AclObject $security
+}
+
+function ConvertFrom-DdpermJson {
+    # JSON text as PowerShell data with every string kept a string. PowerShell 7's
+    # ConvertFrom-Json (Json.NET) turns ISO-8601 strings into [datetime] (-DateKind String
+    # exists only from 7.5), so on Core System.Text.Json reads the text; 5.1's ConvertFrom-Json
+    # (JavaScriptSerializer) keeps them. Objects keep their member order.
+    param([Parameter(Mandatory = $true)] [AllowEmptyString()] [string]$Text)
+    if ($PSVersionTable.PSEdition -eq 'Core') {
+        $document = [System.Text.Json.JsonDocument]::Parse($Text)
+        try {
+            $value = ConvertFrom-DdpermJsonElement -Element $document.RootElement
+        } finally {
+            $document.Dispose()
+        }
+        return , $value  # an array stays one array, as 5.1's ConvertFrom-Json gives it
     } else {
-        (New-Object System.IO.FileInfo $Path).SetAccessControl($security)
+        return Microsoft.PowerShell.Utility\ConvertFrom-Json -InputObject $Text
     }
+}
+
+function ConvertFrom-DdpermJsonElement {
+    # One System.Text.Json value the way ConvertFrom-Json gives it: [pscustomobject],
+    # object[], string, [int64] or [double], [bool], $null.
+    param([Parameter(Mandatory = $true)] $Element)
+    switch ([string]$Element.ValueKind) {
+        'Object' {
+            $members = [ordered]@{}
+            foreach ($member in $Element.EnumerateObject()) {
+                $members[$member.Name] = ConvertFrom-DdpermJsonElement -Element $member.Value
+            }
+            return [pscustomobject]$members
+        }
+        'Array' {
+            $items = New-Object System.Collections.Generic.List[object]
+            foreach ($item in $Element.EnumerateArray()) {
+                $items.Add((ConvertFrom-DdpermJsonElement -Element $item))
+            }
+            return , $items.ToArray()
+        }
+        'String' { return $Element.GetString() }
+        'Number' {
+            $integer = [int64]0
+            if ($Element.TryGetInt64([ref]$integer)) { return $integer }
+            return $Element.GetDouble()
+        }
+        'True' { return $true }
+        'False' { return $false }
+    }
+    return $null
 }
 
 function Get-DdpermTextSha256 {
@@ -137,14 +192,14 @@ function Read-DdpermPolicyCache {
     }
     $state.cached = $true
     try {
-        $trusted = (Test-DdpermPolicyTrusted -Path $DdpermPolicyFolder -Folder $true) -and
-            (Test-DdpermPolicyTrusted -Path $DdpermPolicyFile -Folder $false)
+        $trusted = (Test-DdpermPolicyTrusted -Path $DdpermPolicyFolder) -and
+            (Test-DdpermPolicyTrusted -Path $DdpermPolicyFile)
         if (-not $trusted) {
             $state.problem = 'DdpermPolicyUntrusted'
             return $state
         }
         $text = [System.Text.Encoding]::UTF8.GetString([System.IO.File]::ReadAllBytes($DdpermPolicyFile))
-        $document = Microsoft.PowerShell.Utility\ConvertFrom-Json -InputObject $text
+        $document = ConvertFrom-DdpermJson -Text $text
         $names = @($document.PSObject.Properties | ForEach-Object { $_.Name })
         if (($names -join ',') -ne 'format,sha256,policy' -or $document.format -ne 1 -or -not ($document.policy -is [string])) {
             $state.problem = 'DdpermPolicyUnreadable'
@@ -154,7 +209,7 @@ function Read-DdpermPolicyCache {
             $state.problem = 'DdpermPolicyTampered'
             return $state
         }
-        $policy = Microsoft.PowerShell.Utility\ConvertFrom-Json -InputObject $document.policy
+        $policy = ConvertFrom-DdpermJson -Text $document.policy
         $fields = @($policy.PSObject.Properties | ForEach-Object { $_.Name })
         if (($fields -join ',') -ne 'organization,allowed_registries,fetched_at' -or
             -not (Test-DdpermPolicyFields $policy.organization $policy.allowed_registries $policy.fetched_at)) {

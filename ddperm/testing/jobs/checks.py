@@ -2,8 +2,9 @@
 
 The plain functions here are the twin of the library functions in lib/Checks.ps1; the
 health twin calls the same ones. Failures are the error records Windows writes: DISM's
-COMException (requires elevation, or "Class not registered" under pwsh 7) and the BCD WMI
-provider's access denied. Their messages follow ``host.os.ui_culture``; ids never do.
+COMException (requires elevation, or "Class not registered" under pwsh 7) and the BCD
+check's own DdpermElevationRequired. DISM's messages follow ``host.os.ui_culture``; ids
+never do.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ _PENDING = ("EnablePending", "DisablePending")
 
 HRESULT_DOTNET_DEFAULT = -2146233088  # 0x80131500, what a .NET exception reports by default
 DISM_GET_FQID = "Microsoft.Dism.Commands.GetWindowsOptionalFeatureCommand"
-CIM_ACCESS_DENIED_FQID = (
-    "HRESULT 0x80041003,Microsoft.Management.Infrastructure.CimCmdlets.InvokeCimMethodCommand"
+ELEVATION_REQUIRED = "DdpermElevationRequired"
+BCD_ELEVATION_MESSAGE = (
+    "Reading the boot configuration (BCD) needs an elevated session: run ddperm as an "
+    "administrator."
 )
 
 _MESSAGES: dict[str, dict[str, str]] = {
@@ -43,12 +46,6 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "de-DE": "Klasse nicht registriert",
         "ja-JP": "クラスが登録されていません",
         "zh-CN": "没有注册类",
-    },
-    "access": {
-        "en-US": "Access denied",
-        "de-DE": "Zugriff verweigert",
-        "ja-JP": "アクセスが拒否されました。",
-        "zh-CN": "拒绝访问",
     },
 }
 
@@ -138,15 +135,15 @@ def hyperv_status(host: FakeHost) -> dict[str, object]:
 
 
 def bootloader_status(host: FakeHost) -> dict[str, object]:
-    """Twin of Get-DdpermBootloaderStatus (the BCD WMI provider needs elevation)."""
+    """Twin of Get-DdpermBootloaderStatus. Elevation is checked first: the BCD WMI provider
+    tells a caller that is not elevated only ``ReturnValue = False`` from OpenStore."""
     if not host.caller.elevated:
-        raise HResultErrorRecord(
-            _text(host, "access"),
-            CIM_ACCESS_DENIED_FQID,
+        raise ErrorRecord(
+            BCD_ELEVATION_MESSAGE,
+            ELEVATION_REQUIRED,
             "PermissionDenied",
             "",
-            "Microsoft.Management.Infrastructure.CimException",
-            hresult=HRESULT_DOTNET_DEFAULT,
+            "System.InvalidOperationException",
         )
     launch = host.hypervisorlaunchtype
     if launch is None:

@@ -14,12 +14,15 @@ from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import FakeHost, FakeService
 
 SERVICE = "docker"
+NOT_INSTALLED = (
+    "The Windows Docker engine service 'docker' is not installed; Docker Desktop registers it "
+    "to run Windows containers (install Docker Desktop first)."
+)
 _SERVICE_ERROR = "Microsoft.PowerShell.Commands.ServiceCommandException"
 _DISABLED = (
     "The service cannot be started, either because it is disabled or because it has no "
     "enabled devices associated with it."
 )
-_ALREADY_RUNNING = "An instance of the service is already running."
 
 
 def engine_service(host: FakeHost) -> FakeService | None:
@@ -127,7 +130,7 @@ def engine_start(host: FakeHost, TimeoutSeconds: int = 60) -> dict[str, Any]:
     service = engine_service(host)
     if service is None:
         raise ErrorRecord(
-            "The Windows Docker engine service 'docker' is not installed.",
+            NOT_INSTALLED,
             "DdpermEngineNotInstalled",
             "ObjectNotFound",
             SERVICE,
@@ -137,17 +140,18 @@ def engine_start(host: FakeHost, TimeoutSeconds: int = 60) -> dict[str, Any]:
     if service.status == "StopPending":
         clock.wait(service, "Stopped", service.stop_seconds)
     if service.status in ("Stopped", "Paused"):
+        # A paused service is continued (StartService on it fails with error 1056, "An
+        # instance of the service is already running"); Continue ignores the start type.
+        paused = service.status == "Paused"
         if not host.caller.elevated:
             reason = f"Cannot open {SERVICE} service on computer '.'. Access is denied"
-        elif service.start_type == "Disabled":
+        elif service.start_type == "Disabled" and not paused:
             reason = f"Cannot start service {SERVICE} on computer '.'. {_DISABLED}"
-        elif service.status == "Paused":
-            reason = f"Cannot start service {SERVICE} on computer '.'. {_ALREADY_RUNNING}"
         else:
             reason = ""
         if reason:
             raise _cannot(service, "started", reason, "CouldNotStartService", "OpenError")
-        service.status = "StartPending"
+        service.status = "ContinuePending" if paused else "StartPending"
     if service.status != "Running":
         clock.wait(service, "Running", service.start_seconds)
     return _change(host, before)

@@ -31,5 +31,5 @@ def health(
         "vm": _outcome(lambda: hyperv.vm_info(host, VMName)),
         "engine": _outcome(lambda: engine.engine_status(host)) if WindowsContainers else None,
         "hosts_file": _outcome(lambda: hosts_file.hosts_status(host)),
-        "policy": _outcome(lambda: policy.policy_status(host)),
+        "policy": _outcome(lambda: policy.policy_status(host, "health")),
     }

@@ -4,7 +4,8 @@ The write is modelled step by step as the script does it: the new bytes go to a
 temporary file beside the hosts file, then ``File.Replace`` swaps it in (keeping the
 ACL and attributes, the old file becoming the backup). A power cut
 (``fs.power_cut_after``) can stop it at any step: the hosts file is then old or new,
-never a prefix.
+never a prefix. ReplaceFile can fail after renaming the hosts file to the backup name
+(error 1177, ``fs.fail_next_replace``); the script renames it back before it reports.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ _BASE64_ATTR, _BASE64 = r"(?-i)^[A-Za-z0-9+/]*={0,2}\z", re.compile(r"[A-Za-z0-9
 _BASE64_MAX = 11_184_812  # ValidateLength: base64 of hostsfile.MAX_BYTES
 _ARRAY_PARAMETERS = frozenset({"AllowedRegistries"})  # the [string[]] ones among ours
 _SHA256_ATTR, _SHA256 = r"(?-i)^[0-9a-f]{64}\z", re.compile(r"[0-9a-f]{64}")
+_IO_EXCEPTIONS = (  # what .NET reports as a plain IOException (the script's "locked")
+    FsErrorKind.SHARING_VIOLATION,
+    FsErrorKind.REPLACEMENT_NOT_MOVED,
+    FsErrorKind.REPLACED_IS_BACKUP,
+)
 
 
 def _error(fqid: str, message: str, category: str) -> ErrorRecord:
@@ -35,7 +41,7 @@ def _error(fqid: str, message: str, category: str) -> ErrorRecord:
 
 def _fs_error(exc: FsError) -> ErrorRecord:
     """What hosts_read/hosts_write throw for a file-system failure."""
-    if exc.kind is FsErrorKind.SHARING_VIOLATION:
+    if exc.kind in _IO_EXCEPTIONS:
         return _error(
             "DdpermHostsLocked",
             f"The hosts file '{HOSTS_PATH}' is locked by another program (antivirus, an "
@@ -61,8 +67,8 @@ def caller_may(host: FakeHost, path: str, *, write: bool) -> bool:
     sids = {host.caller.sid, *host.caller.groups}
     if not host.caller.elevated:
         sids.discard(ADMINISTRATORS)
-    wanted = {"Modify", "FullControl"} if write else {"Read", "Modify", "FullControl"}
-    return any(host.fs.acl(path).get(sid) in wanted for sid in sids)
+    wanted = 0x2 if write else 0x1  # FILE_WRITE_DATA (FILE_ADD_FILE) / FILE_READ_DATA
+    return bool(host.fs.access(path, sids) & wanted)
 
 
 def _read(host: FakeHost) -> bytes | None:
@@ -232,6 +238,8 @@ def hosts_write(host: FakeHost, ContentBase64: str, ExpectedSha256: str) -> dict
         else:
             host.fs.replace(TEMP_PATH, HOSTS_PATH, BACKUP_PATH)
     except FsError as exc:
+        if current is not None and not host.fs.exists(HOSTS_PATH) and host.fs.exists(BACKUP_PATH):
+            host.fs.rename(BACKUP_PATH, HOSTS_PATH)  # ReplaceFile 1177 left it as the backup
         if host.fs.exists(TEMP_PATH):
             host.fs.remove(TEMP_PATH)
         raise _fs_error(exc) from None

@@ -10,6 +10,7 @@ from typing import cast
 
 from ddperm.guard import VM_NAME
 from ddperm.scripts import script_root
+from ddperm.testing.acl import CREATOR_OWNER, rights_name
 from ddperm.testing.dispatch import handles
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import (
@@ -79,16 +80,6 @@ DOTNET_CATEGORIES = {
     "Zl": "LineSeparator",
     "Zp": "ParagraphSeparator",
     "Zs": "SpaceSeparator",
-}
-# FileSystemRights by name, as the twin's ACLs write them ("Write, ReadAndExecute" combines).
-FILE_SYSTEM_RIGHTS = {
-    "ListDirectory": 0x1,
-    "CreateDirectories": 0x4,
-    "Read": 0x20089,
-    "ReadAndExecute": 0x200A9,
-    "Write": 0x116,
-    "Modify": 0x301BF,
-    "FullControl": 0x1F01FF,
 }
 
 
@@ -202,26 +193,26 @@ def assert_safe_path(
     return full
 
 
-def _rights(names: str) -> int:
-    return sum(FILE_SYSTEM_RIGHTS[name.strip()] for name in names.split(","))
-
-
-def folder_acl_problem(fs: FakeFileSystem, folder: str, rights: int) -> str:
-    """Twin of ``Get-DdpermFolderAclProblem``: an untrusted owner, or an untrusted SID
-    holding any of ``rights`` in the folder's effective ACL; "" when there is none."""
+def folder_acl_problem(
+    fs: FakeFileSystem, folder: str, rights: int, *, inheritable: bool = False
+) -> str:
+    """Twin of ``Get-DdpermFolderAclProblem``: an untrusted owner, or an allow ACE granting an
+    untrusted SID any of ``rights`` (inherit-only ones only when ``inheritable``, and never
+    CREATOR OWNER's); "" when there is none."""
     owner = fs.owner(folder)
     if owner not in TRUSTED_SIDS:
         return f"it is owned by {owner}"
-    for sid, names in fs.acl(folder).items():
-        if sid not in TRUSTED_SIDS and _rights(names) & rights:
-            return f"{sid} holds {names}"
+    for ace in fs.dacl(folder):
+        skipped = ace.inherit_only and (not inheritable or ace.sid == CREATOR_OWNER)
+        if ace.allow and not skipped and ace.sid not in TRUSTED_SIDS and ace.rights & rights:
+            return f"{ace.sid} holds {rights_name(ace.rights)}"
     return ""
 
 
 def assert_admin_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -> None:
     """Twin of ``Assert-DdpermAdminFolder``: DdpermUnsafeAcl when a non-administrator could
-    replace an existing folder on ``folder`` below the volume root, or write to the deepest
-    existing one."""
+    replace an existing folder on ``folder`` below the volume root, or, once ``folder``
+    exists, write to it or to what is created in it."""
     drive, parts = split(folder)
     existing: list[str] = []
     for i in range(1, len(parts) + 1):
@@ -232,8 +223,9 @@ def assert_admin_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -
             break
         existing.append(current)
     for i, current in enumerate(existing):
-        rights = ANY_WRITE_RIGHTS if i == len(existing) - 1 else REPLACE_RIGHTS
-        problem = folder_acl_problem(fs, current, rights)
+        itself = i == len(parts) - 1
+        rights = ANY_WRITE_RIGHTS if itself else REPLACE_RIGHTS
+        problem = folder_acl_problem(fs, current, rights, inheritable=itself)
         if problem:
             raise _path_error(
                 "DdpermUnsafeAcl",
@@ -247,8 +239,8 @@ ADMIN_ONLY_ACL = {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl"}
 
 
 def new_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -> list[str]:
-    """Twin of ``New-DdpermFolder``: checked before and after, every folder it makes
-    admin-only; returns those folders (shallowest first), or removes them and throws."""
+    """Twin of ``New-DdpermFolder``: checked before and after (links too), every folder it
+    makes admin-only; returns those folders (shallowest first), or removes them and throws."""
     assert_admin_folder(fs, folder, what)
     drive, parts = split(folder)
     missing = [
@@ -259,6 +251,7 @@ def new_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -> list[st
     try:
         for path in missing:
             fs.mkdir(path, parents=False, acl=ADMIN_ONLY_ACL)  # nothing if it exists by now
+        assert_no_link(fs, folder, what)
         assert_admin_folder(fs, folder, what)
     except (ErrorRecord, FsError):
         _remove_created(fs, missing)
@@ -849,7 +842,8 @@ def vm_destroy(host: FakeHost, VMName: str) -> dict[str, object]:
         _assert_no_checkpoints(host, vm, "destroy the virtual machine")
         host.vms.remove(vm)  # Remove-VM
         for disk in disks:
-            if disk.rsplit("\\", 1)[1] == VM_DISK_NAME and host.fs.exists(disk):
+            ours = disk.rsplit("\\", 1)[1].lower() == VM_DISK_NAME.lower()  # -eq ignores case
+            if ours and host.fs.exists(disk):
                 assert_safe_path(host.fs, disk, "VM disk")  # again, right before the delete
                 try:
                     host.fs.remove(disk)

@@ -1,8 +1,9 @@
 """Twin of policy_status.ps1, policy_read.ps1, policy_cache.ps1 and lib/Policy.ps1.
 
-The cache is ``registry-access-policy.json`` in ``POLICY_FOLDER``; both carry an
-explicit ACL (``fs.explicit_acl``) equal to ``POLICY_ACL`` and a SYSTEM or
-Administrators owner, or every read fails closed.
+The cache is ``registry-access-policy.json`` in ``POLICY_FOLDER``; both carry exactly the
+protected ACL the script gives them (``POLICY_FOLDER_SDDL``, ``POLICY_FILE_SDDL``) and a
+SYSTEM or Administrators owner, or every read fails closed. Under PowerShell 7
+(``FakeHost.edition``) the script text decides what breaks (``ddperm.testing.editions``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from typing import Any
 
 from ddperm.components.policy import FETCHED_AT_PATTERN, ORGANIZATION_PATTERN, REGISTRY_PATTERN
+from ddperm.testing import editions
+from ddperm.testing.acl import RIGHTS
 from ddperm.testing.dispatch import handles
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import POLICY_FOLDER, FakeHost
@@ -23,14 +27,28 @@ from ddperm.testing.fs import (
     FsError,
     FsErrorKind,
     Kind,
-    parent_of,
+    PowerLoss,
 )
-from ddperm.testing.jobs.hosts_file import caller_may, require_strings
+from ddperm.testing.jobs.hosts_file import require_strings
 
 POLICY_FILE = POLICY_FOLDER + r"\registry-access-policy.json"
-POLICY_ACL = {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl", USERS: "Read"}
+# What New-DdpermAdminFolderSecurity -Readers Users and Set-DdpermPolicyFileAcl write (.NET
+# adds SYNCHRONIZE to an allow rule: ReadAndExecute is stored as 0x1200a9).
+POLICY_FOLDER_SDDL = "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)"
+POLICY_FILE_SDDL = "O:BAD:PAI(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x1200a9;;;BU)"
+POLICY_ACL = {
+    SYSTEM: "FullControl",
+    ADMINISTRATORS: "FullControl",
+    USERS: "ReadAndExecute, Synchronize",
+}
 MAX_REGISTRIES = 100
 _TRUSTED_OWNERS = (SYSTEM, ADMINISTRATORS)
+_WRITE_RIGHTS = 0x500D0156  # $DdpermPolicyWriteRights
+_UNTRUSTED = (
+    "is a link, is not owned by SYSTEM or Administrators, or does not carry ddperm's "
+    "protected ACL (someone else created it or changed it). Delete it and cache the policy "
+    "again. Nothing was changed."
+)
 _PROBLEMS = {
     "DdpermPolicyMissing": (
         f"No Registry Access Management policy is cached at '{POLICY_FILE}'; access is "
@@ -69,7 +87,22 @@ def _owner_trusted(host: FakeHost, path: str) -> bool:
 
 
 def _trusted(host: FakeHost, path: str) -> bool:
-    return _owner_trusted(host, path) and host.fs.explicit_acl(path) == POLICY_ACL
+    """Twin of Test-DdpermPolicyTrusted: protected, SYSTEM and Administrators full control,
+    Users without a write right, nobody else."""
+    if not _owner_trusted(host, path) or not host.fs.protected(path):
+        return False
+    seen = set()
+    full = RIGHTS["FullControl"]
+    for ace in host.fs.dacl(path):
+        if not ace.allow:
+            return False
+        if ace.sid in _TRUSTED_OWNERS:
+            if ace.rights & full != full:
+                return False
+        elif ace.sid != USERS or ace.rights & _WRITE_RIGHTS:
+            return False
+        seen.add(ace.sid)
+    return len(seen) == 3
 
 
 def fields_valid(organization: Any, registries: Any, fetched_at: Any) -> bool:
@@ -85,17 +118,19 @@ def fields_valid(organization: Any, registries: Any, fetched_at: Any) -> bool:
     return len(set(registries)) == len(registries)
 
 
-def read_cache(host: FakeHost) -> tuple[str | None, dict[str, Any] | None, str | None]:
-    """Twin of Read-DdpermPolicyCache: (problem id, policy, sha256)."""
+def read_cache(host: FakeHost, script: str) -> tuple[str | None, dict[str, Any] | None, str | None]:
+    """Twin of Read-DdpermPolicyCache as ``script`` includes it: (problem id, policy, sha256)."""
     fs = host.fs
     if not (
         fs.exists(POLICY_FILE, follow=True) and fs.stat(POLICY_FILE, follow=True).kind is Kind.FILE
     ):
         return "DdpermPolicyMissing", None, None
     try:
+        editions.acl_method_missing(host, editions.script_text(script))
         if not (_trusted(host, POLICY_FOLDER) and _trusted(host, POLICY_FILE)):
             return "DdpermPolicyUntrusted", None, None
-        document = json.loads(fs.read_bytes(POLICY_FILE).decode("utf-8"))
+        text = fs.read_bytes(POLICY_FILE).decode("utf-8")
+        document = editions.convert_from_json(host, script, text)
         if (
             not isinstance(document, dict)
             or list(document) != ["format", "sha256", "policy"]
@@ -103,11 +138,11 @@ def read_cache(host: FakeHost) -> tuple[str | None, dict[str, Any] | None, str |
             or not isinstance(document["policy"], str)
         ):
             return "DdpermPolicyUnreadable", None, None
-        text: str = document["policy"]
-        if hashlib.sha256(text.encode("utf-8")).hexdigest() != document["sha256"]:
+        inner: str = document["policy"]
+        if hashlib.sha256(inner.encode("utf-8")).hexdigest() != document["sha256"]:
             return "DdpermPolicyTampered", None, None
-        policy = json.loads(text)
-    except (FsError, ValueError):
+        policy = editions.convert_from_json(host, script, inner)
+    except (ErrorRecord, FsError, ValueError):
         return "DdpermPolicyUnreadable", None, None
     if (
         not isinstance(policy, dict)
@@ -120,9 +155,9 @@ def read_cache(host: FakeHost) -> tuple[str | None, dict[str, Any] | None, str |
     return None, policy, document["sha256"]
 
 
-def policy_status(host: FakeHost) -> dict[str, object]:
+def policy_status(host: FakeHost, script: str = "policy_status") -> dict[str, object]:
     """Twin of Get-DdpermPolicyStatus (for policy_status.ps1 and health.ps1)."""
-    problem, policy, sha256 = read_cache(host)
+    problem, policy, sha256 = read_cache(host, script)
     return {
         "path": POLICY_FILE,
         "cached": problem != "DdpermPolicyMissing",
@@ -141,7 +176,7 @@ def policy_status_script(host: FakeHost) -> dict[str, object]:
 
 @handles("policy_read")
 def policy_read(host: FakeHost) -> dict[str, object]:
-    problem, policy, sha256 = read_cache(host)
+    problem, policy, sha256 = read_cache(host, "policy_read")
     if problem is not None or policy is None:
         message, category = _PROBLEMS[problem or "DdpermPolicyUnreadable"]
         raise _error(problem or "DdpermPolicyUnreadable", message, category)
@@ -169,24 +204,19 @@ def policy_cache(
             "ISO 8601) is not valid. Nothing was changed.",
             "InvalidArgument",
         )
-    fs = host.fs
-    for path in (POLICY_FOLDER, POLICY_FILE):
-        if fs.exists(path) and not _owner_trusted(host, path):
-            raise _error(
-                "DdpermPolicyUntrusted",
-                f"Refused: '{path}' is a link or is not owned by SYSTEM or Administrators "
-                "(someone else created it). Delete it and cache the policy again. Nothing was "
-                "changed.",
-                "SecurityError",
-            )
-    where = POLICY_FOLDER if fs.exists(POLICY_FOLDER) else parent_of(POLICY_FOLDER)
-    if not caller_may(host, where, write=True):
+    if not host.caller.elevated:
         raise _error(
             "DdpermPolicyAccessDenied",
             f"Access to '{POLICY_FOLDER}' is denied; caching the policy needs an elevated "
             "administrator. The old cache, if any, is unchanged.",
             "PermissionDenied",
         )
+    fs = host.fs
+    editions.acl_method_missing(host, editions.script_text("policy_cache"))
+    if fs.exists(POLICY_FOLDER) and not _trusted(host, POLICY_FOLDER):
+        raise _untrusted(POLICY_FOLDER)
+    if fs.exists(POLICY_FILE) and not _owner_trusted(host, POLICY_FILE):
+        raise _untrusted(POLICY_FILE)
     inner = {
         "organization": Organization,
         "allowed_registries": registries,
@@ -195,21 +225,24 @@ def policy_cache(
     text = json.dumps(inner, separators=(",", ":"))
     sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
     document = json.dumps({"format": 1, "sha256": sha256, "policy": text}, separators=(",", ":"))
-    temp = POLICY_FILE + ".tmp"
-    fs.mkdir(POLICY_FOLDER)
-    _protect(host, POLICY_FOLDER)
+    temp = POLICY_FOLDER + rf"\registry-access-policy.{uuid.uuid4().hex}.tmp"
+    machine_on = True
     try:
-        if fs.exists(temp):
-            fs.remove(temp)
-        fs.write_bytes(temp, document.encode("utf-8"))
-        _protect(host, temp)
+        if not fs.exists(POLICY_FOLDER):
+            fs.mkdir(POLICY_FOLDER, parents=False, acl=POLICY_FOLDER_SDDL)  # nothing if it exists
+            if not _trusted(host, POLICY_FOLDER):
+                raise _untrusted(POLICY_FOLDER)
+        fs.write_bytes(temp, document.encode("utf-8"))  # FileMode.CreateNew: a fresh name
+        fs.set_acl(temp, POLICY_FILE_SDDL)
         if fs.exists(POLICY_FILE):
             fs.replace(temp, POLICY_FILE)
+            fs.set_acl(POLICY_FILE, POLICY_FILE_SDDL)  # File.Replace keeps the old file's ACL
         else:
             fs.rename(temp, POLICY_FILE)
+    except PowerLoss:
+        machine_on = False  # nothing of the script's finally runs
+        raise
     except FsError as exc:
-        if fs.exists(temp):
-            fs.remove(temp)
         if exc.kind is not FsErrorKind.SHARING_VIOLATION:
             raise  # anything else is a bug in the twin's model, not a Windows answer
         raise _error(
@@ -218,10 +251,11 @@ def policy_cache(
             "is unchanged. Retry.",
             "ResourceBusy",
         ) from None
-    _protect(host, POLICY_FILE)  # File.Replace keeps the old file's ACL
+    finally:
+        if machine_on and fs.exists(temp):
+            fs.remove(temp)
     return {"path": POLICY_FILE, **inner, "sha256": sha256}
 
 
-def _protect(host: FakeHost, path: str) -> None:
-    host.fs.set_acl(path, POLICY_ACL)
-    host.fs.set_owner(path, ADMINISTRATORS)
+def _untrusted(path: str) -> ErrorRecord:
+    return _error("DdpermPolicyUntrusted", f"Refused: '{path}' {_UNTRUSTED}", "SecurityError")

@@ -9,9 +9,7 @@ goes away and comes back); otherwise it happens at once.
 
 from __future__ import annotations
 
-import re
-
-from ddperm.components.setup import MEMBER_PATTERN
+from ddperm.components.setup import MEMBER_PATTERN, member_name_ok
 from ddperm.testing.dispatch import handles
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import FakeGroup, FakeHost
@@ -69,18 +67,19 @@ def bootloader_enable(host: FakeHost) -> dict[str, object]:
     return {"before": before, "after": "Auto", "changed": changed, "restart_needed": changed}
 
 
-def _sid_of(host: FakeHost, member: str) -> str:
-    """A group member's SID: known accounts by name; anything else is a bare SID (an
-    account Windows can no longer name: deleted, an unreachable domain, Azure AD)."""
+def member_sids(host: FakeHost, group: FakeGroup) -> list[str]:
+    """Twin of Get-DdpermGroupMemberSids: every member's SID as the WinNT provider reads it
+    (objectSid), nothing looked up by name. A member is a known account's name or a bare SID
+    (an account Windows can no longer name: deleted, an unreachable domain, Azure AD)."""
     sids = {name.lower(): sid for name, sid in host.accounts.items()}
-    return sids.get(member.lower(), member)
+    return [sids.get(member.lower(), member) for member in group.members]
 
 
 def docker_users(host: FakeHost, names: list[str]) -> dict[str, object]:
-    """Twin of Get-DdpermDockerUsers: each account looked up on its own, so members whose
-    SID has no name (which break a whole-group Get-LocalGroupMember on 5.1) never matter."""
+    """Twin of Get-DdpermDockerUsers: membership is a comparison of raw SIDs, so members
+    Windows cannot name (which break Get-LocalGroupMember on 5.1) never matter."""
     group = host.groups.get("docker-users")
-    members = {_sid_of(host, m) for m in group.members} if group else set()
+    members = member_sids(host, group) if group else []
     accounts = []
     for name in names:
         try:
@@ -92,10 +91,11 @@ def docker_users(host: FakeHost, names: list[str]) -> dict[str, object]:
 
 
 def _check_member_pattern(script: str, member: object) -> str:
-    if not isinstance(member, str) or not re.fullmatch(MEMBER_PATTERN, member):
+    if not member_name_ok(member):
         raise ErrorRecord(
             f"Cannot validate argument on parameter 'Member'. The argument \"{member}\" does "
-            "not match the pattern.",
+            f'not match the "^{MEMBER_PATTERN}\\z" pattern. Supply an argument that matches '
+            f'"^{MEMBER_PATTERN}\\z" and try the command again.',
             f"ParameterArgumentValidationError,{script}",
             "InvalidData",
             "Member",
@@ -120,9 +120,11 @@ def docker_users_status(host: FakeHost, Member: list[str]) -> dict[str, object]:
 
 
 def _access_denied(command: str) -> ErrorRecord:
+    """What New-LocalGroup / Add-LocalGroupMember write for a caller that is not elevated:
+    the module's AccessDeniedException, its error id the type name without "Exception"."""
     return ErrorRecord(
         "Access denied.",
-        f"{_LOCAL_ACCOUNTS}.AccessDeniedException,{_LOCAL_ACCOUNTS}.{command}Command",
+        f"AccessDenied,{_LOCAL_ACCOUNTS}.{command}Command",
         "PermissionDenied",
         "",
         f"{_LOCAL_ACCOUNTS}.AccessDeniedException",
@@ -157,7 +159,7 @@ def docker_users_add(host: FakeHost, Member: str) -> dict[str, object]:
         created = True
     name, sid = _translate(host, Member)
     group = host.groups["docker-users"]
-    added = sid not in {_sid_of(host, m) for m in group.members}
+    added = sid not in member_sids(host, group)
     if added:
         if not host.caller.elevated:
             raise _access_denied("AddLocalGroupMember")

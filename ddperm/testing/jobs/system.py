@@ -13,6 +13,6 @@ def version(host: FakeHost) -> dict[str, object]:
         "os_version": host.os.version,
         "os_build": host.os.build,
         "powershell_version": host.os.powershell_version,
-        "powershell_edition": "Desktop",
+        "powershell_edition": host.edition,
         "computer_name": host.os.computer_name,
     }

@@ -6,7 +6,9 @@ a Unix socket named by ``DDPERM_STANDIN_AGENT``) to run each script. One JSON li
 each way per script:
 
 - request: ``{"pid": int, "sha256": hex, "parameters": {...}}``; the script is known
-  only by the SHA-256 of the text the stand-in received (``ScriptRegistry.by_sha256``);
+  only by the SHA-256 of the text the stand-in received (``ScriptRegistry.by_sha256``); the
+  parameters are bound as the wrapper reads them under the fake's edition
+  (``editions.wrapper_parameters``);
 - reply: the wrapper's frame, ``{"output": text}`` or ``{"error": {...}}``;
   ``{"drop": reason}`` when the twin cut the link (``TransportError``, e.g. a power
   cut): the stand-in then vanishes without an answer, as a killed process would; or
@@ -28,6 +30,7 @@ from typing import Any
 
 from ddperm.errors import TransportError
 from ddperm.scripts import ScriptRegistry, default_registry
+from ddperm.testing.editions import wrapper_parameters
 from ddperm.testing.errors import ErrorRecord
 from ddperm.testing.fakehost import FakeHost
 
@@ -89,7 +92,8 @@ class Agent:
                 )
             )
         try:
-            result = self.fake.execute(script.name, request["parameters"])
+            parameters = wrapper_parameters(self.fake, request["parameters"])
+            result = self.fake.execute(script.name, parameters)
         except ErrorRecord as record:
             return _error_frame(record)
         except TransportError as lost:  # e.g. the twin's power cut: the link drops

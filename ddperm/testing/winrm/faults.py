@@ -18,6 +18,9 @@ class Fault(enum.Enum):
     """Say nothing for ``seconds`` (past the client's timeout), then close; nothing is done."""
     REJECT_CREDENTIALS = "reject-credentials"
     """Answer 401 whatever credentials came."""
+    SLOW = "slow"
+    """Run the script a Command starts only after ``seconds`` (a long-running pipeline);
+    a stop signal ends it sooner. Plan it ``on="Command"``."""
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """The twin's JEA over the wire: a shell created on a registered session configuration
 (``.../powershell/ddperm``) is one ``JeaSession`` for the user who logged in.
 
-WinRM refuses the shell when the configuration is unknown or maps no role to the user
-(access denied, WS-Man fault 5). In the shell every pipeline goes through the session:
-script text is refused (NoLanguage), each command must be visible, and the twin runs one
-command per pipeline, by name, with named (or positional) parameters.
+WinRM refuses the shell when the configuration maps no role to the user (access denied,
+WS-Man fault 5); a name the host never registered is outside WinRM's catalog. In the shell
+every pipeline goes through the session: script text is refused (NoLanguage), each command
+must be visible, and the twin runs one command per pipeline, by name, with named (or
+positional) parameters.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ from ddperm.jea.module import script_for
 from ddperm.testing import errors
 from ddperm.testing.dispatch import parameters
 from ddperm.testing.errors import ErrorRecord
-from ddperm.testing.jea import EndpointRefused, JeaSession, open_session
+from ddperm.testing.jea import ACCESS_DENIED, EndpointRefused, JeaSession, open_session
 from ddperm.testing.winrm import soap
 from ddperm.testing.winrm.bridge import FakeHostRunner
-from ddperm.testing.winrm.service import ShellRefused
 from ddperm.testing.winrm.shell import PipelineCommand, PipelineRunner
-
-_SUBCODES = {5: "w:AccessDenied"}
+from ddperm.testing.winrm.soap import WSManFault
 
 
 class JeaSessions:
@@ -32,12 +31,17 @@ class JeaSessions:
     def __init__(self, runner: FakeHostRunner) -> None:
         self.runner = runner
 
-    def __call__(self, configuration: str, user: str) -> PipelineRunner:
+    def __call__(self, configuration: str, user: str) -> PipelineRunner | None:
+        """A session, None for a configuration the host has not registered (the service
+        then answers as WinRM does for a resource URI outside its catalog)."""
+        if configuration.lower() not in self.runner.fake.session_configurations:
+            return None
         try:
             session = open_session(self.runner.fake, user, configuration)
         except EndpointRefused as refused:
-            subcode = _SUBCODES.get(refused.code, "w:InvalidResourceURI")
-            raise ShellRefused(soap.Fault(refused.code, subcode, str(refused))) from None
+            sender = refused.code == ACCESS_DENIED
+            fault = soap.Fault(refused.code, "w:AccessDenied", str(refused), sender=sender)
+            raise WSManFault(fault) from None
         return functools.partial(run_pipeline, session)
 
 

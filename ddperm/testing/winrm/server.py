@@ -6,7 +6,10 @@
 HTTP/1.1 keep-alive (NTLM contexts belong to a connection), each response written
 in one send with TCP_NODELAY, Basic or Negotiate/NTLM auth with WinRM message
 encryption, optional HTTPS with a generated self-signed certificate, and the
-faults a test plans on ``endpoint.faults``.
+faults a test plans on ``endpoint.faults``. What WinRM refuses before the SOAP
+layer is refused here too: an unencrypted message over http while AllowUnencrypted
+is off (401), another media type (415), a body past MaxEnvelopeSizekb (413).
+Identify is answered with or without credentials.
 """
 
 from __future__ import annotations
@@ -35,12 +38,14 @@ from ddperm.testing.winrm.auth import (
     is_encrypted,
 )
 from ddperm.testing.winrm.bridge import FakeHostRunner
+from ddperm.testing.winrm.config import WinRMConfig
 from ddperm.testing.winrm.faults import Fault, FaultPlan
 from ddperm.testing.winrm.jea import JeaSessions
 from ddperm.testing.winrm.service import WinRMService
 from ddperm.testing.winrm.tls import write_self_signed
 
 SOAP_TYPE = "application/soap+xml;charset=UTF-8"
+_TEXT = [("Content-Type", "text/plain")]
 _SHUTDOWN_AFTER = 0.2
 """Seconds between the restart script's answer and the endpoint going away."""
 IDLE_TIMEOUT = 120.0
@@ -67,11 +72,6 @@ class _Server(ThreadingHTTPServer):
         self.counts: Counter[str] = Counter()
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Quiet about connections the twin dropped on purpose (a WinRM or Windows restart)."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
     def track(self, connection: socket.socket, alive: bool) -> None:
         with self._lock:
@@ -106,6 +106,11 @@ class _Server(ThreadingHTTPServer):
         (the caller's own answer never arrives); the service answers again right away."""
         self.service.kill_shells()
         self.close_connections()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about connections the twin dropped on purpose (a WinRM or Windows restart)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._lock:
@@ -143,27 +148,36 @@ class _Handler(BaseHTTPRequestHandler):
             return
         length = self.headers.get("Content-Length")
         if length is None:
-            self._send(411, b"Length Required", [("Content-Type", "text/plain")])
+            self._send(411, b"Length Required", _TEXT)
             return
         body = self.rfile.read(int(length))
         if self.path.rstrip("/").lower() != "/wsman":
-            self._send(404, b"Not Found", [("Content-Type", "text/plain")])
+            self._send(404, b"Not Found", _TEXT)
+            return
+        authorization = self.headers.get("Authorization", "")
+        if not authorization and self.headers.get("WSMANIDENTIFY", "").lower() == "unauthenticated":
+            self._identify(body, authenticated=False)
             return
         if self.server.faults.take("", auth_stage=True):
             self._send(401, b"", self.auth.challenge().headers)
             return
-        outcome = self.auth.check(self.headers.get("Authorization", ""))
+        outcome = self.auth.check(authorization)
         if not outcome.ok:
             self._send(401, b"", outcome.headers)
             return
-        encrypted = is_encrypted(self.headers.get("Content-Type", ""))
+        content_type = self.headers.get("Content-Type", "")
+        encrypted = is_encrypted(content_type)
         try:
             plain = self.auth.unwrap(body) if encrypted else body
         except ValueError:
-            self._send(400, b"Bad Request", [("Content-Type", "text/plain")])
+            self._send(400, b"Bad Request", _TEXT)
             return
         if not plain:  # the empty POST a client sends to set up message encryption
             self._send(200, b"", outcome.headers)
+            return
+        refused = self._refusal(encrypted, content_type, len(plain))
+        if refused:
+            self._send(refused, b"", self.auth.challenge().headers if refused == 401 else [])
             return
         if encrypted:
             self.server.count("encrypted")
@@ -177,13 +191,38 @@ class _Handler(BaseHTTPRequestHandler):
             content_type = SOAP_TYPE
         self._send(status, answer, [*outcome.headers, ("Content-Type", content_type)])
 
+    def _refusal(self, encrypted: bool, content_type: str, size: int) -> int:
+        """The HTTP status WinRM refuses an authenticated request with, or 0."""
+        config = self.server.service.config
+        tls = isinstance(self.request, ssl.SSLSocket)
+        if not (encrypted or tls or config.allow_unencrypted):
+            return 401  # AllowUnencrypted is off: http needs message encryption
+        if not encrypted and not content_type.lower().startswith("application/soap+xml"):
+            return 415
+        if size > config.max_envelope_size:
+            return 413
+        return 0
+
+    def _identify(self, body: bytes, *, authenticated: bool) -> None:
+        try:
+            request = soap.parse_request(body)
+        except ValueError:
+            request = None
+        if request is None or request.name != soap.IDENTIFY:
+            self._send(401, b"", self.auth.challenge().headers)
+            return
+        answer = self.server.service.identify(authenticated)
+        self._send(200, answer, [("Content-Type", SOAP_TYPE)])
+
     def _answer(self, plain: bytes) -> tuple[int, bytes]:
         """The status and SOAP answer to one request, after any planned fault (0: say nothing)."""
         try:
             request = soap.parse_request(plain)
-        except ValueError as exc:
-            return 500, soap.fault(None, soap.INVALID_REQUEST, reason=str(exc))
-        planned = self.server.faults.take(request.action.rsplit("/", 1)[-1])
+        except ValueError:
+            return 500, soap.fault(None, soap.INVALID_REQUEST)
+        if request.name == soap.IDENTIFY:
+            return 200, self.server.service.identify(True)
+        planned = self.server.faults.take(request.name)
         fault, seconds = planned if planned else (None, 0.0)
         if fault is Fault.UNAVAILABLE:
             return 503, b""
@@ -192,7 +231,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is Fault.STALL:
             self.server.stopping.wait(seconds)
             return 0, b""
-        status, answer = self.server.service.handle(request, self.auth.user)
+        delay = seconds if fault is Fault.SLOW else 0.0
+        status, answer = self.server.service.handle(
+            request, script_delay=delay, user=self.auth.user
+        )
         return (0, b"") if fault is Fault.DROP else (status, answer)
 
     def _send(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
@@ -288,22 +330,27 @@ def serve(
     password: str = "twin-Passw0rd",  # noqa: S107  (a loopback test twin)
     registry: ScriptRegistry | None = None,
     restart_downtime: float = 1.0,
+    config: WinRMConfig | None = None,
     accounts: dict[str, str] | None = None,
 ) -> Iterator[Endpoint]:
     """Serve ``fake`` as a WinRM endpoint until the block ends (port 0: an ephemeral one).
 
     ``auth`` is what the returned options ask for ("basic", "negotiate" or "ntlm");
     the endpoint accepts both schemes. ``tls`` serves HTTPS with a fresh self-signed
-    certificate whose path is ``endpoint.certificate``. When a script restarts Windows,
+    certificate whose path is ``endpoint.certificate``. ``config`` holds the WinRM
+    settings; by default AllowUnencrypted is on only for "basic" (the setup Basic over
+    http needs on Windows) and off otherwise, as on a fresh host. When a script restarts Windows,
     the endpoint goes away for ``restart_downtime`` seconds and comes back restarted.
     ``accounts`` (name -> password) are more users who may log in, e.g. FakeHost accounts
-    a JEA session resolves roles for (a shell on a registered configuration such as
-    ``ddperm`` is a JEA session: ``ddperm.testing.winrm.jea``).
+    a JEA session resolves roles for (a shell on a configuration the FakeHost registered,
+    such as ``ddperm``, is a JEA session: ``ddperm.testing.winrm.jea``).
     """
     if auth not in ("basic", "negotiate", "ntlm"):
         raise ValueError(f"the twin speaks basic, negotiate or ntlm, not {auth!r}")
     runner = FakeHostRunner(fake if fake is not None else FakeHost(), registry)
-    service = WinRMService(runner, open_session=JeaSessions(runner))
+    if config is None:
+        config = WinRMConfig(allow_unencrypted=auth == "basic")
+    service = WinRMService(runner, config, open_session=JeaSessions(runner))
     with tempfile.TemporaryDirectory(prefix="ddperm-twin-") as folder:
         credentials = Credentials.written_to(Path(folder), username, password, accounts)
         server = _Server((host, port), service, credentials, SCHEMES)
@@ -334,6 +381,7 @@ def serve(
             )
         finally:
             server.stopping.set()
+            service.kill_shells()
             server.shutdown()
             server.close_connections()
             server.server_close()

@@ -1,33 +1,52 @@
 """The PSRP layer: one WinRM shell is one psrpcore server runspace pool.
 
-A shell takes raw PSRP fragments (from Create, Command and Send requests), turns
-each finished create-pipeline message into one call of ``run(script_text, params)``
-and queues the answer as PSRP fragments for the Receive requests to collect.
+A shell takes raw PSRP fragments (from Create, Command and Send requests). Each
+finished create-pipeline message starts one call of the host's ``run(script_text,
+params)`` in the background, at most ``max_runspaces`` at a time, and its answer is
+queued as PSRP fragments for the Receive requests to collect. Pool calls (available
+runspaces, min/max runspaces, reset, command metadata) are answered as Windows does.
 It knows nothing about SOAP, HTTP or the FakeHost.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psrpcore
-from psrpcore.types import (
-    ErrorCategory,
-    ErrorCategoryInfo,
-    ErrorRecord,
-    NETException,
-    PipelineState,
-    PSInvocationState,
-)
+from psrpcore.types import PSCustomObject, PSInvocationState, PSVersion
 
 from ddperm.testing.errors import ErrorRecord as TwinErrorRecord
+from ddperm.testing.winrm import soap
+from ddperm.testing.winrm.outbox import Outbox, Received
+from ddperm.testing.winrm.records import error_record
+from ddperm.testing.winrm.soap import WSManFault
 
-ScriptRunner = Callable[[str, dict[str, Any]], str]
-"""Runs one script text with bound parameters; returns its output or raises ErrorRecord."""
+STOP = ("powershell/signal/crtl_c", "powershell/signal/ctrl_c")
+"""Stop signal codes (ends of): MS-PSRP spells it "crtl_c"; pypsrp 0.9 sends "ctrl_c"."""
+TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
+MIN_ENVELOPE = 153_600
+_STREAM_OVERHEAD = 2048  # room for the SOAP envelope around a Receive's streams
+_FINISHED = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped)
+
+
+class ScriptHost(Protocol):
+    """What a shell runs scripts on (the bridge to the model)."""
+
+    def __call__(self, text: str, params: dict[str, Any]) -> str:
+        """Run one script text with bound parameters; its output, or raise ErrorRecord."""
+
+    @property
+    def powershell_version(self) -> str:
+        """$PSVersionTable.PSVersion, e.g. "5.1.22621.2506"."""
+
+    @property
+    def os_version(self) -> str:
+        """The Windows version Identify reports, e.g. "10.0.22631"."""
 
 
 @dataclass(frozen=True)
@@ -40,11 +59,7 @@ class PipelineCommand:
 
 
 PipelineRunner = Callable[[list[PipelineCommand]], str]
-"""Runs a whole pipeline (a restricted session's view); returns its output or raises ErrorRecord."""
-
-_FINISHED = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped)
-MIN_ENVELOPE = 153_600
-_STREAM_OVERHEAD = 2048  # room for the SOAP envelope around a Receive's streams
+"""Runs a whole pipeline in a restricted (JEA) session; its output, or raise ErrorRecord."""
 
 
 def payload_budget(max_envelope_size: int) -> int:
@@ -52,108 +67,191 @@ def payload_budget(max_envelope_size: int) -> int:
     return max(22, (max_envelope_size - _STREAM_OVERHEAD) // 4 * 3)
 
 
-class ShellClosed(Exception):
-    """The shell was deleted (or killed) while a request waited on it."""
+def version_table(powershell_version: str) -> dict[str, Any]:
+    """The PSVersionTable Windows PowerShell 5.1 sends in APPLICATION_PRIVATE_DATA."""
+    build = powershell_version.split(".", 2)[2]
+    return {
+        "PSVersion": PSVersion(powershell_version),
+        "PSEdition": "Desktop",
+        "PSCompatibleVersions": [
+            PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", powershell_version)
+        ],
+        "CLRVersion": PSVersion("4.0.30319.42000"),
+        "BuildVersion": PSVersion(f"10.0.{build}"),
+        "WSManStackVersion": PSVersion("3.0"),
+        "PSRemotingProtocolVersion": PSVersion("2.3"),
+        "SerializationVersion": PSVersion("1.1.0.1"),
+    }
 
 
-class Shell:
+class PowerShellShell:
     """A runspace pool on the server side, fed by WS-Man requests."""
 
     def __init__(
-        self, shell_id: str, run: ScriptRunner, pipelines: PipelineRunner | None = None
+        self,
+        shell_id: str,
+        host: ScriptHost,
+        on_scope: Callable[[str], None] = lambda _: None,
+        pipelines: PipelineRunner | None = None,
     ) -> None:
         self.shell_id = shell_id
-        self._run = run
-        self._pipelines_runner = pipelines  # a JEA session: every pipeline goes here
-        self._pool = psrpcore.ServerRunspacePool()
-        self._pipelines: dict[str, psrpcore.ServerPipeline] = {}
-        self._queued: dict[str, list[bytes]] = {}  # "" is the pool, else a command id
-        self._changed = threading.Condition()
-        self.closed = False
+        self.outbox = Outbox()
+        self._host = host
+        self._on_scope = on_scope
+        self._pipelines = pipelines  # a JEA session: every pipeline goes there
+        private = {"PSVersionTable": version_table(host.powershell_version)}
+        self._pool = psrpcore.ServerRunspacePool(application_private_data=private)
+        self._running = 0
 
-    def feed(self, data: bytes, command_id: str = "", *, new_command: bool = False) -> None:
-        """Take PSRP fragments for the pool or a command; run any pipeline they complete."""
-        with self._changed:
-            self._check_open()
+    def feed(self, data: bytes, command_id: str = "", *, delay: float = 0.0) -> None:
+        """Take PSRP fragments for the pool or a command; act on the messages they complete.
+
+        ``delay`` holds back a pipeline this data creates (a slow script, for tests).
+        """
+        if command_id and not self.outbox.knows(command_id):
+            raise WSManFault(soap.COMMAND_NOT_FOUND)
+        if not command_id:
+            # PowerShell reads message properties case-insensitively; pypsrp 0.9 sends "CI".
+            data = data.replace(b'N="CI"', b'N="ci"')
+        with self.outbox.changed:
             pipeline_id = uuid.UUID(command_id) if command_id else None
-            if new_command and pipeline_id is not None:
-                self._pipelines[command_id] = psrpcore.ServerPipeline(self._pool, pipeline_id)
             self._pool.receive_data(
                 psrpcore.PSRPPayload(data, psrpcore.StreamType.default, pipeline_id)
             )
             while (event := self._pool.next_event()) is not None:
-                if isinstance(event, psrpcore.CreatePipelineEvent):
-                    self._start(self._pool.pipeline_table[event.pipeline_id])
+                self._on(event, delay)
             self._drain()
-            self._changed.notify_all()
 
-    def receive(self, command_id: str, limit: int, wait: float) -> tuple[list[bytes], bool] | None:
-        """Queued payloads (up to ``limit`` raw bytes) and whether the command is done.
+    def new_command(self, command_id: str) -> None:
+        with self.outbox.changed:
+            psrpcore.ServerPipeline(self._pool, uuid.UUID(command_id))
+            self.outbox.open(command_id)
 
-        Waits up to ``wait`` seconds for something to say; None when nothing came.
-        """
-        with self._changed:
-            self._changed.wait_for(
-                lambda: self.closed or bool(self._queued.get(command_id)), timeout=wait
-            )
-            self._check_open()
-            queue = self._queued.get(command_id, [])
-            taken: list[bytes] = []
-            while queue and (not taken or sum(map(len, taken)) + len(queue[0]) <= limit):
-                taken.append(queue.pop(0))
-            if not taken:
-                return None
-            return taken, not queue and self._finished(command_id)
+    def receive(self, command_id: str, limit: int, wait: float) -> Received | None:
+        return self.outbox.take(command_id, limit, wait)
 
-    def signal(self, command_id: str) -> None:
-        """Terminate a command: forget it and whatever it had left to say."""
-        with self._changed:
-            self._check_open()
-            pipeline = self._pipelines.pop(command_id, None)
-            self._queued.pop(command_id, None)
-            if pipeline is not None:
-                self._pool.pipeline_table.pop(pipeline.pipeline_id, None)
+    def signal(self, command_id: str, code: str) -> None:
+        """Stop a pipeline (it ends Stopped) or terminate a command (it is forgotten)."""
+        if not self.outbox.knows(command_id):
+            raise WSManFault(soap.COMMAND_NOT_FOUND)
+        with self.outbox.changed:
+            pipeline = self._pool.pipeline_table.get(uuid.UUID(command_id))
+            code = code.lower()
+            if code.endswith(STOP):
+                if pipeline is not None and pipeline.state == PSInvocationState.Running:
+                    pipeline.stop()
+                    self._drain()
+            elif code == TERMINATE:
+                if pipeline is not None:
+                    self._pool.pipeline_table.pop(pipeline.pipeline_id, None)
+                    pipeline.state = PSInvocationState.Stopped
+                self.outbox.forget(command_id)
+            else:
+                raise WSManFault(soap.INVALID_REQUEST)
 
     def close(self) -> None:
-        with self._changed:
-            self.closed = True
-            self._changed.notify_all()
+        self.outbox.close()
 
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ShellClosed(self.shell_id)
-
-    def _finished(self, command_id: str) -> bool:
-        pipeline = self._pipelines.get(command_id)
-        return pipeline is not None and pipeline.state in _FINISHED
+    def _on(self, event: object, delay: float) -> None:
+        pool = self._pool
+        if isinstance(event, psrpcore.CreatePipelineEvent):
+            self._start(pool.pipeline_table[event.pipeline_id], delay)
+        elif isinstance(event, psrpcore.GetCommandMetadataEvent):
+            self._no_metadata(pool.pipeline_table[event.pipeline_id])
+        elif isinstance(event, psrpcore.GetAvailableRunspacesEvent):
+            pool.runspace_availability_response(event.ci, pool.max_runspaces - self._running)
+        elif isinstance(event, psrpcore.SetMaxRunspacesEvent):
+            ok = event.count >= max(1, pool.min_runspaces)
+            pool.runspace_availability_response(event.ci, ok)
+        elif isinstance(event, psrpcore.SetMinRunspacesEvent):
+            pool.runspace_availability_response(event.ci, 1 <= event.count <= pool.max_runspaces)
+        elif isinstance(event, psrpcore.ResetRunspaceStateEvent):
+            pool.runspace_availability_response(event.ci, True)
 
     def _drain(self) -> None:
-        """Move everything psrpcore has to send into per-target queues.
+        """Move everything psrpcore has to send into the outbox; finish ended pipelines.
 
         Payloads are cut for the smallest envelope a client starts with (pypsrp's
         153600 bytes); a Receive then packs as many as its own envelope allows.
         """
         while (payload := self._pool.data_to_send(payload_budget(MIN_ENVELOPE))) is not None:
             target = str(payload.pipeline_id).upper() if payload.pipeline_id else ""
-            self._queued.setdefault(target, []).append(payload.data)
+            self.outbox.put(target, "stdout", payload.data)
+        for pipeline_id, pipeline in list(self._pool.pipeline_table.items()):
+            if pipeline.state in _FINISHED:
+                self.outbox.finish(str(pipeline_id).upper())
+                del self._pool.pipeline_table[pipeline_id]
 
-    def _start(self, pipeline: psrpcore.ServerPipeline) -> None:
-        pipeline.start()
-        try:
-            if self._pipelines_runner is not None:
-                output = self._pipelines_runner(pipeline_commands(pipeline))
-            else:
-                text, params = _one_script(pipeline)
-                output = self._run(text, params)
-        except TwinErrorRecord as record:
-            _fail(pipeline, record)
+    def _start(self, pipeline: psrpcore.ServerPipeline, delay: float) -> None:
+        pipeline.state = PSInvocationState.Running  # Windows sends only the final state
+        if self._pipelines is not None:
+            commands = pipeline_commands(pipeline)
+            text = commands[0].text if commands else ""
+            run: Callable[[], str] = functools.partial(self._pipelines, commands)
         else:
-            pipeline.write_output(output)
-            pipeline.complete()
+            try:
+                text, params, local_scope = _one_script(pipeline)
+            except TwinErrorRecord as record:
+                _fail(pipeline, record, "")
+                return
+            # Without UseLocalScope, PowerShell runs a script in the runspace's global scope
+            # (Command.CreateCommandProcessor: "_useLocalScope ?? false"): what it defines
+            # stays in the pool for every later pipeline. Reported so tests can see it.
+            self._on_scope("local" if local_scope else "global")
+            run = functools.partial(self._host, text, params)
+        threading.Thread(
+            target=self._execute,
+            args=(pipeline, text, run, delay),
+            name=f"ddperm-twin-pipeline-{pipeline.pipeline_id}",
+            daemon=True,
+        ).start()
+
+    def _execute(
+        self, pipeline: psrpcore.ServerPipeline, text: str, run: Callable[[], str], delay: float
+    ) -> None:
+        """Run one pipeline on a free runspace; its answer goes to the outbox."""
+        changed = self.outbox.changed
+
+        def gone() -> bool:
+            return self.outbox.closed or pipeline.state != PSInvocationState.Running
+
+        with changed:
+            changed.wait_for(lambda: gone() or self._running < self._pool.max_runspaces)
+            if gone():
+                return
+            self._running += 1
+            changed.wait_for(gone, timeout=delay)
+        try:
+            output: str | TwinErrorRecord = run() if not gone() else ""
+        except TwinErrorRecord as record:
+            output = record
+        with changed:
+            self._running -= 1
+            if not gone():
+                if isinstance(output, TwinErrorRecord):
+                    _fail(pipeline, output, text)
+                else:
+                    pipeline.write_output(output)
+                    pipeline.complete()
+                self._drain()
+            changed.notify_all()
+
+    def _no_metadata(self, pipeline: psrpcore.ServerPipeline) -> None:
+        """Answer GET_COMMAND_METADATA: this endpoint exposes no commands (count 0)."""
+        pipeline.state = PSInvocationState.Running
+        count = PSCustomObject(Count=0)
+        count.PSObject.type_names = [
+            "Selected.Microsoft.PowerShell.Commands.GenericMeasureInfo",
+            "System.Management.Automation.PSCustomObject",
+            "System.Object",
+        ]
+        pipeline.write_output(count)
+        pipeline.complete()
 
 
-def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any]]:
-    """Script text and named parameters of a one-command pipeline (all ddperm sends)."""
+def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any], bool]:
+    """Script text, named parameters and UseLocalScope of a one-command pipeline (all
+    ddperm sends)."""
     commands = pipeline.metadata.commands if pipeline.metadata is not None else []
     if len(commands) != 1 or not commands[0].is_script:
         raise not_a_vetted_script()
@@ -163,7 +261,7 @@ def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any]]
         if name is None:
             raise not_a_vetted_script()
         params[str(name)] = plain(value)
-    return str(command.command_text), params
+    return str(command.command_text), params, command.use_local_scope is True
 
 
 def pipeline_commands(pipeline: psrpcore.ServerPipeline) -> list[PipelineCommand]:
@@ -204,23 +302,12 @@ def not_a_vetted_script() -> TwinErrorRecord:
     )
 
 
-def _fail(pipeline: psrpcore.ServerPipeline, record: TwinErrorRecord) -> None:
+def _fail(pipeline: psrpcore.ServerPipeline, record: TwinErrorRecord, script: str) -> None:
     """End the pipeline in the Failed state carrying ``record`` (psrpcore has no public call)."""
-    exception = NETException(Message=record.message, HResult=-2146233087)
-    exception.PSObject.type_names = [record.exception_type, "System.Exception", "System.Object"]
-    category = ErrorCategory[record.category]
-    error = ErrorRecord(
-        Exception=exception,
-        CategoryInfo=ErrorCategoryInfo(
-            Category=category,
-            Reason=record.exception_type.rsplit(".", 1)[-1],
-            TargetName=record.target,
-            TargetType="String" if record.target else "",
-        ),
-        TargetObject=record.target or None,
-        FullyQualifiedErrorId=record.fqid,
-    )
     pipeline.prepare_message(
-        PipelineState(PipelineState=int(PSInvocationState.Failed), ExceptionAsErrorRecord=error)
+        psrpcore.types.PipelineState(
+            PipelineState=int(PSInvocationState.Failed),
+            ExceptionAsErrorRecord=error_record(record, script),
+        )
     )
     pipeline.state = PSInvocationState.Failed

@@ -17,6 +17,8 @@ NS = {
     "wsmanfault": "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault",
     "wst": "http://schemas.xmlsoap.org/ws/2004/09/transfer",
     "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
+    "wsmid": "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd",
+    "cfg": "http://schemas.microsoft.com/wbem/wsman/1/config",
     "xml": "http://www.w3.org/XML/1998/namespace",
 }
 for _prefix, _uri in NS.items():
@@ -31,7 +33,10 @@ COMMAND, SEND, RECEIVE, SIGNAL = (
     SHELL + "Receive",
     SHELL + "Signal",
 )
+IDENTIFY = "Identify"
+"""The action name the twin gives an Identify request (which carries no wsa:Action)."""
 ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+_FAULT_DETAIL = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/"
 _DURATION = re.compile(r"^PT(?P<seconds>\d+(?:\.\d+)?)S$")
 
 
@@ -42,18 +47,23 @@ def q(prefix: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class Fault:
-    """A WS-Man fault: the WSManFault code, the SOAP subcode, the message."""
+    """A WS-Man fault: WSManFault code, SOAP subcode, message, who is to blame, detail."""
 
     code: int
     subcode: str
     message: str
+    sender: bool = True
+    """s:Sender (the request was wrong) or s:Receiver (the service could not do it)."""
+    detail: str = ""
+    """The wsman:FaultDetail name under .../wsman/faultDetail/, if any."""
 
 
 OPERATION_TIMED_OUT = Fault(
     0x80338029,
     "w:TimedOut",
     "The WS-Management service cannot complete the operation within the time specified in "
-    "OperationTimeout.",
+    "OperationTimeout.  ",
+    sender=False,
 )
 SHELL_NOT_FOUND = Fault(
     0x8033805B,
@@ -62,27 +72,63 @@ SHELL_NOT_FOUND = Fault(
     "not found on the server. Possible causes are: the specified ShellId is incorrect or the "
     "shell no longer exists on the server. Provide the correct ShellId or create a new shell and "
     "retry the operation.",
+    detail="UnexpectedSelectors",
+)
+COMMAND_NOT_FOUND = Fault(
+    0x8033805B,
+    "w:InvalidSelectors",
+    "The Windows Remote Shell received a request to perform an operation on a command identifier "
+    "that does not exist. Either the command has completed execution or the client specified an "
+    "invalid command identifier. ",
+    detail="UnexpectedSelectors",
+)
+RESOURCE_NOT_FOUND = Fault(
+    0x8033803B,
+    "a:DestinationUnreachable",
+    "The WS-Management service cannot process the request. The resource URI ({uri}) was not "
+    "found in the WS-Management catalog. The catalog contains the metadata that describes "
+    "resources, or logical endpoints. ",
+    detail="InvalidResourceURI",
 )
 ACTION_NOT_SUPPORTED = Fault(
-    50,  # ERROR_NOT_SUPPORTED
+    0x80338013,
     "a:ActionNotSupported",
-    "The action is not supported by the service.",
+    "The WS-Management service does not support the action specified in the request. ",
 )
 INVALID_REQUEST = Fault(
-    87,  # ERROR_INVALID_PARAMETER
+    0x80338041,
     "w:SchemaValidationError",
-    "The WS-Management service cannot process the request because the XML is invalid: {reason}",
+    "The SOAP XML in the message does not match the corresponding XML schema definition. "
+    "Change the XML and retry. ",
+)
+ABORTED = Fault(
+    995,  # ERROR_OPERATION_ABORTED
+    "w:InternalError",
+    "The I/O operation has been aborted because of either a thread exit or an application "
+    "request. ",
+    sender=False,
 )
 INTERNAL_ERROR = Fault(
-    1359,  # ERROR_INTERNAL_ERROR
+    0x80338003,  # ERROR_WSMAN_PROVIDER_FAILURE
     "w:InternalError",
-    "The WS-Management service cannot process the request: {reason}",
+    "An error was encountered inside the plugin. ",
+    sender=False,
 )
 SERVICE_BUSY = Fault(
     170,  # ERROR_BUSY
     "w:QuotaLimit",
     "The WS-Management service cannot process the request. The service is busy; try again later.",
+    sender=False,
 )
+
+
+class WSManFault(Exception):
+    """Raised by the service layers to answer a request with ``fault``."""
+
+    def __init__(self, fault: Fault, **details: str) -> None:
+        super().__init__(fault.message.format(**details))
+        self.fault = fault
+        self.details = details
 
 
 @dataclass(frozen=True)
@@ -93,6 +139,7 @@ class Request:
     message_id: str
     resource_uri: str
     selectors: dict[str, str]
+    options: dict[str, str]
     max_envelope_size: int
     operation_timeout: float
     body: ET.Element
@@ -100,6 +147,11 @@ class Request:
     @property
     def shell_id(self) -> str:
         return self.selectors.get("ShellId", "").upper()
+
+    @property
+    def name(self) -> str:
+        """The action's last segment ("Receive"), or "Identify"."""
+        return self.action.rsplit("/", 1)[-1]
 
 
 def _text(header: ET.Element, path: str) -> str:
@@ -117,29 +169,34 @@ def parse_request(data: bytes) -> Request:
     header, body = root.find("s:Header", NS), root.find("s:Body", NS)
     if header is None or body is None:
         raise ValueError("not a SOAP envelope")
+    action = _text(header, "wsa:Action")
+    if not action and body.find("wsmid:Identify", NS) is not None:
+        action = IDENTIFY
     timeout = _DURATION.match(_text(header, "wsman:OperationTimeout"))
-    selectors = {
-        s.get("Name", ""): (s.text or "")
-        for s in header.findall("wsman:SelectorSet/wsman:Selector", NS)
-    }
     return Request(
-        action=_text(header, "wsa:Action"),
+        action=action,
         message_id=_text(header, "wsa:MessageID"),
         resource_uri=_text(header, "wsman:ResourceURI"),
-        selectors=selectors,
+        selectors=_named(header, "wsman:SelectorSet/wsman:Selector"),
+        options=_named(header, "wsman:OptionSet/wsman:Option"),
         max_envelope_size=int(_text(header, "wsman:MaxEnvelopeSize") or 153600),
         operation_timeout=float(timeout["seconds"]) if timeout else 60.0,
         body=body,
     )
 
 
+def _named(header: ET.Element, path: str) -> dict[str, str]:
+    return {e.get("Name", ""): (e.text or "") for e in header.findall(path, NS)}
+
+
 def _envelope(action: str, relates_to: str, body_children: list[ET.Element]) -> bytes:
     envelope = ET.Element(q("s", "Envelope"))
     header = ET.SubElement(envelope, q("s", "Header"))
-    ET.SubElement(header, q("wsa", "Action")).text = action
-    ET.SubElement(header, q("wsa", "MessageID")).text = f"uuid:{str(uuid.uuid4()).upper()}"
-    ET.SubElement(header, q("wsa", "To")).text = ANONYMOUS
-    ET.SubElement(header, q("wsa", "RelatesTo")).text = relates_to
+    if action:
+        ET.SubElement(header, q("wsa", "Action")).text = action
+        ET.SubElement(header, q("wsa", "MessageID")).text = f"uuid:{str(uuid.uuid4()).upper()}"
+        ET.SubElement(header, q("wsa", "To")).text = ANONYMOUS
+        ET.SubElement(header, q("wsa", "RelatesTo")).text = relates_to
     body = ET.SubElement(envelope, q("s", "Body"))
     body.extend(body_children)
     text: bytes = ET.tostring(envelope, encoding="utf-8", xml_declaration=False)
@@ -151,16 +208,30 @@ def response(request: Request, *body_children: ET.Element) -> bytes:
     return _envelope(request.action + "Response", request.message_id, list(body_children))
 
 
+def identify_response(vendor: str, version: str) -> bytes:
+    """An IdentifyResponse (no addressing headers: Identify has none either)."""
+    answer = ET.Element(q("wsmid", "IdentifyResponse"))
+    for name, value in (
+        ("ProtocolVersion", NS["wsman"]),
+        ("ProductVendor", vendor),
+        ("ProductVersion", version),
+    ):
+        ET.SubElement(answer, q("wsmid", name)).text = value
+    return _envelope("", "", [answer])
+
+
 def fault(request: Request | None, what: Fault, **details: str) -> bytes:
     """A SOAP fault carrying a WSManFault with ``what``'s code (sent with HTTP 500)."""
     element = ET.Element(q("s", "Fault"))
     code = ET.SubElement(element, q("s", "Code"))
-    ET.SubElement(code, q("s", "Value")).text = "s:Receiver"
+    ET.SubElement(code, q("s", "Value")).text = "s:Sender" if what.sender else "s:Receiver"
     ET.SubElement(ET.SubElement(code, q("s", "Subcode")), q("s", "Value")).text = what.subcode
     message = what.message.format(**details)
     reason = ET.SubElement(element, q("s", "Reason"))
     ET.SubElement(reason, q("s", "Text"), {q("xml", "lang"): "en-US"}).text = message
     detail = ET.SubElement(element, q("s", "Detail"))
+    if what.detail:
+        ET.SubElement(detail, q("wsman", "FaultDetail")).text = _FAULT_DETAIL + what.detail
     wsman_fault = ET.SubElement(
         detail, q("wsmanfault", "WSManFault"), {"Code": str(what.code), "Machine": "127.0.0.1"}
     )
