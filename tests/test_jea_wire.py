@@ -142,3 +142,25 @@ def test_a_tampered_module_is_refused_by_the_endpoint_and_by_status(served: Endp
     with ddperm.connect(**served.connect_options()) as admin:
         problems = endpoint.status(admin).problems()
     assert "the module does not match its file catalog (ValidationFailed)" in problems
+
+
+def test_jea_status_and_uninstall_on_the_command_line(served: Endpoint) -> None:
+    from typer.testing import CliRunner
+
+    from ddperm.cli import app
+    from ddperm.cli import commands  # noqa: F401  (registers every command)
+
+    options = served.connect_options()
+    where = [options["server"], "--port", str(options["port"]), "--http", "--auth", "basic"]
+    where += ["--encryption", "never"]
+    login = ["--user", options["username"], "--password", options["password"]]
+    assert CliRunner().invoke(app, ["jea", "status", *where, *login]).exit_code == 0
+    psm1 = MODULE_ROOT + r"\Ddperm.psm1"
+    served.fake.fs.write_bytes(psm1, served.fake.fs.read_bytes(psm1) + b"\n")
+    done = CliRunner().invoke(app, ["jea", "status", *where, *login, "--json"])
+    assert done.exit_code == 1
+    assert '"catalog": "ValidationFailed"' in done.output
+    done = CliRunner().invoke(app, ["jea", "uninstall", *where, *login])
+    assert done.exit_code == 0, done.output
+    assert served.fake.session_configurations == {}
+    assert not served.fake.fs.exists(MODULE_ROOT)
