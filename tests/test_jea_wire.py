@@ -147,8 +147,10 @@ def test_a_tampered_module_is_refused_by_the_endpoint_and_by_status(served: Endp
 def test_jea_status_and_uninstall_on_the_command_line(served: Endpoint) -> None:
     from typer.testing import CliRunner
 
-    from ddperm.cli import app
-    from ddperm.cli import commands  # noqa: F401  (registers every command)
+    from ddperm.cli import (
+        app,
+        commands,  # noqa: F401  (registers every command)
+    )
 
     options = served.connect_options()
     where = [options["server"], "--port", str(options["port"]), "--http", "--auth", "basic"]
