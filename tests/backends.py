@@ -62,7 +62,7 @@ def _over_winrm(name: str, auth: str, fake: FakeHost, **options: Any) -> Iterato
 
 
 JEA_USER = r"DEV-PC01\alice"
-"""Who the JEA backend logs in as: no administrator, a member of ddperm-administrators."""
+"""Who the JEA backend logs in as: no administrator, in ddperm-admins (DdpermAdministrator)."""
 
 
 @contextmanager
