@@ -73,9 +73,22 @@ def declared_parameters(text: str) -> frozenset[str]:
     literals, comments and default values, and stops at the block's closing parenthesis.
     The test suite checks it against tree-sitter's parse of every script.
     """
+    return _scan_param_block(text)[0]
+
+
+def param_block_end(text: str) -> int:
+    """The index just past the closing parenthesis of the script's ``param(...)`` block."""
+    end = _scan_param_block(text)[1]
+    if end < 0:
+        raise PolicyError("the script has no param() block")
+    return end
+
+
+def _scan_param_block(text: str) -> tuple[frozenset[str], int]:
+    """The names declared in the first ``param(...)`` block and the index past it (-1: none)."""
     start = _PARAM_OPEN.search(text)
     if start is None:
-        return frozenset()
+        return frozenset(), -1
     names: set[str] = set()
     depth, index, in_default = 1, start.end(), False
     while index < len(text) and depth:
@@ -99,7 +112,7 @@ def declared_parameters(text: str) -> frozenset[str]:
             if name:
                 names.add(name.group())
         index += 1
-    return frozenset(names)
+    return frozenset(names), index
 
 
 def _string_end(text: str, index: int) -> int:
@@ -177,6 +190,12 @@ class ScriptRegistry:
         if hashlib.sha256(data).hexdigest() != expected:
             raise PolicyError(f"script {relative!r} does not match its pinned SHA-256; refusing")
         return data.decode("utf-8")
+
+    def library_text(self, name: str) -> str:
+        """The hash-checked text of the library ``lib/NAME.ps1``."""
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", name):
+            raise PolicyError(f"not a library name: {name!r}")
+        return self._read_pinned(f"lib/{name}.ps1")
 
     def get(self, name: str) -> Script:
         """The assembled, hash-checked script called ``name``."""

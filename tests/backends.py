@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ddperm.host import Host
+from ddperm.jea.module import Role
 from ddperm.testing import FakeHost, TwinRunner
+from ddperm.testing.jea import install_jea
 from ddperm.testing.standin import standin_host
 from ddperm.testing.winrm import shared_endpoint
 from ddperm.transports.local import local as ddperm_local
@@ -59,6 +61,27 @@ def _over_winrm(name: str, auth: str, fake: FakeHost, **options: Any) -> Iterato
         yield Backend(name, host, fake)
 
 
+JEA_USER = r"DEV-PC01\alice"
+"""Who the JEA backend logs in as: no administrator, in ddperm-admins (DdpermAdministrator)."""
+
+
+@contextmanager
+def over_jea(fake: FakeHost, **options: Any) -> Iterator[Backend]:
+    """The twin over WinRM through its JEA endpoint ``ddperm`` (installed on ``fake`` first),
+    every job a module function called by name in a NoLanguage session."""
+    endpoint = shared_endpoint("ntlm", accounts={JEA_USER: "Alice-Passw0rd!"})
+    install_jea(fake, {Role.ADMINISTRATOR: [JEA_USER]})
+    # Transcripts grow with every call; the contract tests compare the host's state before
+    # and after a job, so here the endpoint keeps none (tests/test_jea*.py check them).
+    fake.session_configurations["ddperm"].transcript_directory = ""
+    fake.calls.clear()
+    endpoint.fake = fake
+    with connect(
+        **endpoint.connect_options(JEA_USER), configuration_name="ddperm", **options
+    ) as host:
+        yield Backend("winrm-jea", host, fake)
+
+
 @contextmanager
 def local(fake: FakeHost, **options: Any) -> Iterator[Backend]:
     """ddperm.local() through the stand-in powershell, one persistent process per test."""
@@ -94,6 +117,7 @@ BACKENDS: dict[str, Callable[..., object]] = {
     "inprocess-core": inprocess_core,
     "winrm-basic": functools.partial(_over_winrm, "winrm-basic", "basic"),
     "winrm-ntlm": functools.partial(_over_winrm, "winrm-ntlm", "ntlm"),
+    "winrm-jea": over_jea,
     "local": local,
 }
 if os.environ.get("DDPERM_TEST_HOST"):

@@ -169,6 +169,17 @@ ALLOWLIST = (
         " SIDs through ADSI: Get-LocalGroupMember fails on members without a name, #2996)",
     ),
     Family(
+        "Microsoft.PowerShell.Security",
+        "New-FileCatalog Test-FileCatalog",
+        "pin the JEA module's files at install and check them before every call",
+    ),
+    Family(
+        "Microsoft.PowerShell.Core",
+        "New-PSSessionConfigurationFile Register-PSSessionConfiguration "
+        "Unregister-PSSessionConfiguration Get-PSSessionConfiguration",
+        "ddperm's own JEA endpoint 'ddperm' only (jea_install, jea_status, jea_uninstall)",
+    ),
+    Family(
         "",
         "shutdown.exe",
         "native: schedule the restart that completes feature changes (restart.ps1, /r /t N)",

@@ -6,6 +6,7 @@ from ddperm.cli import (  # noqa: F401
     demo,
     fleet,
     group,
+    jea,
     jobs,
     provision,
     schema,

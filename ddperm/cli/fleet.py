@@ -125,6 +125,9 @@ def audit_command(
     as_json: AsJson = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    jea: Annotated[
+        bool, typer.Option("--jea", help="Through each host's JEA endpoint 'ddperm'.")
+    ] = False,
 ) -> None:
     """Audit every machine of an inventory; exit 1 if any is not healthy, 130 on Ctrl-C."""
     if as_json and as_csv:
@@ -133,7 +136,9 @@ def audit_command(
     credentials = {"username": user, "password": secret}
     targets = [
         Target.model_validate(
-            t.model_dump() | {k: v for k, v in credentials.items() if v and getattr(t, k) is None}
+            t.model_dump()
+            | {k: v for k, v in credentials.items() if v and getattr(t, k) is None}
+            | ({"configuration_name": "ddperm"} if jea else {})
         )
         for t in load_targets(inventory)
     ]

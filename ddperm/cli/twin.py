@@ -37,6 +37,14 @@ def twin(
         bool,
         typer.Option("--fresh", help="A machine before Docker Desktop (to try provisioning)."),
     ] = False,
+    account: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--account",
+            help="Another login, NAME:PASSWORD, e.g. 'DEV-PC01\\alice:...' (a twin account "
+            "that is no administrator, for the JEA endpoint).",
+        ),
+    ] = None,
 ) -> None:
     """Serve a twin machine over WinRM (Basic, NTLM/Negotiate) until Ctrl-C.
 
@@ -48,11 +56,20 @@ def twin(
 
     secret = password or secrets.token_urlsafe(12)
     machine = FakeHost.fresh() if fresh else FakeHost()
+    logins = dict(item.partition(":")[::2] for item in account or [])
+    if not all(logins.values()):
+        raise typer.BadParameter("--account takes NAME:PASSWORD", param_hint="'--account'")
     with ExitStack() as stack:
         try:
             endpoint = stack.enter_context(
                 serve(
-                    machine, auth="ntlm", tls=https, port=port, username=username, password=secret
+                    machine,
+                    auth="ntlm",
+                    tls=https,
+                    port=port,
+                    username=username,
+                    password=secret,
+                    accounts=logins,
                 )
             )
         except OSError as exc:

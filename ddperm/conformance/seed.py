@@ -32,6 +32,7 @@ from ddperm.testing.fakehost import (
     FakeService,
     FakeVHD,
     FakeVM,
+    SessionConfiguration,
 )
 from ddperm.testing.fs import ADMINISTRATORS, SYSTEM, FsError, split
 from ddperm.testing.jobs.checks import DISM_GET_FQID, ELEVATION_REQUIRED
@@ -301,6 +302,31 @@ class _Seeder:
         self.fake.vhds[path.lower()] = FakeVHD(path, doc["virtual_size"], **fields)
 
 
+def _jea(seeder: _Seeder) -> None:
+    """An installed JEA endpoint: the twin gets the one this ddperm installs (installed by
+    an administrator), so a host with another endpoint shows up as a difference."""
+    from ddperm.testing.jea import install_jea
+
+    doc = seeder.doc("jea_status")
+    if doc is None or not doc.get("installed"):
+        return
+    install_jea(seeder.fake)
+    config = doc.get("configuration")
+    if config is not None:  # registered as the host reports it
+        seeder.fake.session_configurations[config["name"].lower()] = SessionConfiguration(
+            name=config["name"],
+            session_type=config["session_type"],
+            language_mode=config["language_mode"],
+            run_as_virtual_account=config["run_as_virtual_account"],
+            transcript_directory=config["transcript_directory"],
+            role_definitions={
+                d["principal"]: tuple(d["role_capabilities"]) for d in config["role_definitions"]
+            },
+        )
+    else:
+        seeder.fake.session_configurations.clear()
+
+
 def _rewrite_policy(fake: FakeHost, document: bytes) -> None:
     fake.fs.write_bytes(POLICY_FILE, document)
 
@@ -354,6 +380,7 @@ _STEPS: tuple[tuple[Callable[[_Seeder], None], tuple[str, ...]], ...] = (
     (_Seeder.docker_users, ("docker_users_status",)),
     (_Seeder.vm, ("vm_info", "vhd_size")),
     (_Seeder.vhd, ("vhd_size",)),
+    (_jea, ("jea_status",)),
 )
 
 

@@ -43,28 +43,28 @@ def parameters(script: str) -> dict[str, bool]:
     }
 
 
-def dispatch(host: FakeHost, script: str, params: Mapping[str, Any]) -> object:
+def bind(script: str, params: Mapping[str, Any], command: str | None = None) -> dict[str, Any]:
+    """The parameters bound to ``script``'s handler, or the ErrorRecord PowerShell's binder
+    raises; its ids name ``command`` (the function a JEA caller invoked) or the script."""
+    shown = command or script
     handler = HANDLERS.get(script)
     if handler is None:
-        raise errors.ErrorRecord(
-            f"The term '{script}' is not recognized as the name of a cmdlet, function, "
-            "script file, or operable program.",
-            "CommandNotFoundException",
-            "ObjectNotFound",
-            script,
-            "System.Management.Automation.CommandNotFoundException",
-        )
+        raise errors.command_not_found(shown)
     declared = parameters(script)
     lowered = {name.lower(): name for name in declared}
     bound: dict[str, Any] = {}
     for name, value in params.items():
         real = lowered.get(name.lower())  # PowerShell parameter names are case-insensitive
         if real is None:
-            raise errors.parameter_not_found(script, name)
+            raise errors.parameter_not_found(shown, name)
         bound[real] = value
     missing = [name for name, mandatory in declared.items() if mandatory and name not in bound]
     if missing:
-        raise errors.missing_mandatory(script, missing)
+        raise errors.missing_mandatory(shown, missing)
     if "VMName" in bound and str(bound["VMName"]).lower() != VM_NAME.lower():
-        raise errors.validate_set_failed(script, "VMName", bound["VMName"], [VM_NAME])
-    return handler(host, **bound)
+        raise errors.validate_set_failed(shown, "VMName", bound["VMName"], [VM_NAME])
+    return bound
+
+
+def dispatch(host: FakeHost, script: str, params: Mapping[str, Any]) -> object:
+    return HANDLERS[script](host, **bind(script, params))

@@ -65,3 +65,28 @@ def validate_set_failed(script: str, name: str, value: object, allowed: list[str
         name,
         "System.Management.Automation.ParameterBindingValidationException",
     )
+
+
+def command_not_found(name: str) -> ErrorRecord:
+    """What PowerShell says of a command it cannot see (or that does not exist)."""
+    return ErrorRecord(
+        f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, "
+        "or operable program. Check the spelling of the name, or if a path was included, "
+        "verify that the path is correct and try again.",
+        "CommandNotFoundException",
+        "ObjectNotFound",
+        name,
+        "System.Management.Automation.CommandNotFoundException",
+    )
+
+
+def scripts_not_allowed(text: str) -> ErrorRecord:
+    """What a NoLanguage runspace says to script text (Command.CreateCommandProcessor)."""
+    return ErrorRecord(
+        "The syntax is not supported by this runspace. This might be because it is in "
+        "no-language mode.",
+        "ScriptsNotAllowed",
+        "ParserError",
+        text,
+        "System.Management.Automation.ParseException",
+    )

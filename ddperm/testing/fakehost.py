@@ -83,6 +83,20 @@ class FakeGroup:
 
 
 @dataclass
+class SessionConfiguration:
+    """A registered PowerShell session configuration (what its .pssc said at registration)."""
+
+    name: str
+    session_type: str = "RestrictedRemoteServer"
+    language_mode: str = "NoLanguage"
+    run_as_virtual_account: bool = True
+    run_as_virtual_account_groups: tuple[str, ...] = ()
+    transcript_directory: str = ""
+    role_definitions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Principal (``COMPUTER\\group``, ``DOMAIN\\user``) -> role capability names."""
+
+
+@dataclass
 class FakeVHD:
     """Get-VHD's view of a disk file (the bytes themselves are a sized file in ``fs``)."""
 
@@ -281,6 +295,10 @@ class FakeHost:
     boot_time_drift: timedelta = timedelta(0)
     restart_delay: int = 0  # DelaySeconds of the last restart scheduled (restart.ps1)
     restart_hooks: list[Callable[[int], None]] = field(default_factory=list, repr=False)
+    # Session configurations WinRM serves besides the default one (Register-PSSessionConfiguration),
+    # by lower-cased name; registering or unregistering one restarts WinRM (winrm_restart_hooks).
+    session_configurations: dict[str, SessionConfiguration] = field(default_factory=dict)
+    winrm_restart_hooks: list[Callable[[], None]] = field(default_factory=list, repr=False)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # The session's job repository: jobs a script started with -AsJob and left behind.
     jobs: list[Any] = field(default_factory=list)
@@ -348,7 +366,17 @@ class FakeHost:
             delay = self.restart_delay if delay_seconds is None else delay_seconds
             self.last_boot = max(now, self.last_boot + timedelta(seconds=delay + 1))
 
+    def restart_winrm(self) -> None:
+        """What ``Restart-Service winrm`` does to remoting sessions (the wire twin drops them)."""
+        for hook in list(self.winrm_restart_hooks):
+            hook()
+
     # -- small queries the jobs share ------------------------------------------------
+
+    def groups_of(self, account: str) -> list[FakeGroup]:
+        """The local groups whose members include ``account`` (by name or SID)."""
+        sid = self.accounts.get(account, account)
+        return [g for g in self.groups.values() if account in g.members or sid in g.members]
 
     def vms_named(self, name: str) -> list[FakeVM]:
         """Hyper-V matches VM names case-insensitively."""

@@ -24,6 +24,8 @@ from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
 
 from ddperm.errors import ConfigurationError, HostError, OutputError, TransportError
 from ddperm.host import Host
+from ddperm.jea.module import CONFIGURATION_NAME as JEA_CONFIGURATION
+from ddperm.jea.module import function_for
 from ddperm.retry import RetryPolicy
 from ddperm.runner import Params, ParamValue
 from ddperm.scripts import Script
@@ -116,7 +118,9 @@ class PSRPRunner:
     ``wsman_options`` go to ``pypsrp.wsman.WSMan`` unchanged (``port``, ``ssl``,
     ``auth``, ``username``, ``password``, ``cert_validation``, ``encryption``,
     ``operation_timeout``, ``connection_timeout``, ``read_timeout``, and the
-    options of certificate, CredSSP and Negotiate auth).
+    options of certificate, CredSSP and Negotiate auth). With ``jea`` the runner calls
+    the JEA endpoint's function for each script by name (a PSRP command, not script
+    text), since a NoLanguage session refuses script text.
     """
 
     def __init__(
@@ -124,10 +128,12 @@ class PSRPRunner:
         server: str,
         *,
         configuration_name: str = "Microsoft.PowerShell",
+        jea: bool = False,
         **wsman_options: Any,
     ) -> None:
         self.server = server
         self.configuration_name = configuration_name
+        self.jea = jea
         self._wsman_options = wsman_options
         ssl = bool(wsman_options.get("ssl", True))
         self._wire = Wire(
@@ -173,12 +179,16 @@ class PSRPRunner:
 
     def _run_once(self, script: Script, params: Params) -> str:
         wire = {name: to_wire(value) for name, value in params.items()}
+        command = function_for(script.name) if self.jea else None
         try:
             pool = self._open_pool()
             ps = PowerShell(pool)
-            # A local scope: otherwise the script runs in the pooled runspace's global scope
-            # and its functions, variables and preferences stay there for the next call.
-            ps.add_script(script.text, use_local_scope=True)
+            if command is not None:
+                ps.add_cmdlet(command)  # IsScript=false: the one form NoLanguage accepts
+            else:
+                # A local scope: otherwise the script runs in the pooled runspace's global
+                # scope and its functions, variables and preferences stay there for the next call.
+                ps.add_script(script.text, use_local_scope=True)
             for name, value in wire.items():
                 ps.add_parameter(name, value)
             try:
@@ -284,6 +294,7 @@ def connect(
     connection_timeout: int = 30,
     read_timeout: int | None = None,
     configuration_name: str = "Microsoft.PowerShell",
+    jea: bool | None = None,
     windows_containers_enabled: bool = True,
     retry: RetryPolicy | None = None,
     **auth_options: Any,
@@ -298,7 +309,9 @@ def connect(
     ``negotiate_*``). ``cert_validation`` is on by default; pass a CA bundle path to
     trust a private CA. ``operation_timeout`` bounds one WS-Man operation,
     ``read_timeout`` (default: operation timeout + 10 s) one HTTP answer. The runspace
-    pool opens on the first call.
+    pool opens on the first call. ``configuration_name="ddperm"`` (or ``jea=True`` for a
+    JEA endpoint registered under another name) calls ddperm's JEA endpoint: each job is
+    its module function by name, so no administrator credentials are needed.
     Settings that cannot work raise ``ConfigurationError`` here, before anything is sent.
     """
     server = check_server(server or os.environ.get("DDPERM_HOST"))
@@ -318,5 +331,7 @@ def connect(
         **auth_options,
     }
     check_options(options)
-    runner = PSRPRunner(server, configuration_name=configuration_name, **options)
+    if jea is None:
+        jea = configuration_name.lower() == JEA_CONFIGURATION
+    runner = PSRPRunner(server, configuration_name=configuration_name, jea=jea, **options)
     return Host(runner, windows_containers_enabled=windows_containers_enabled, retry=retry)

@@ -6,6 +6,7 @@ from ddperm.testing.jobs import (  # noqa: F401
     health,
     hosts_file,
     hyperv,
+    jea,
     policy,
     setup,
     system,

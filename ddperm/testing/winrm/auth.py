@@ -39,23 +39,37 @@ class Undecryptable(ValueError):
 
 @dataclass(frozen=True)
 class Credentials:
-    """The one user an endpoint accepts (``user_file`` holds it for pyspnego's NTLM), and
-    the keytab of its Kerberos service principals, if any."""
+    """The users an endpoint accepts: its main user, and ``accounts`` (more users, name ->
+    password, e.g. the FakeHost accounts a JEA test logs in as); ``user_file`` holds them
+    for pyspnego's NTLM; and the keytab of its Kerberos service principals, if any."""
 
     username: str
     password: str
     user_file: Path
     keytab: Path | None = None
+    accounts: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def written_to(
-        cls, folder: Path, username: str, password: str, keytab: Path | None = None
+        cls,
+        folder: Path,
+        username: str,
+        password: str,
+        keytab: Path | None = None,
+        accounts: dict[str, str] | None = None,
     ) -> Credentials:
-        domain, _, user = username.rpartition("\\")
+        more = tuple((accounts or {}).items())
+        lines = []
+        for name, secret in ((username, password), *more):
+            domain, _, user = name.rpartition("\\")
+            lines.append(f"{domain}:{user}:{secret}\n")
         user_file = folder / "ntlm-users"
-        user_file.write_text(f"{domain}:{user}:{password}\n", encoding="utf-8")
+        user_file.write_text("".join(lines), encoding="utf-8")
         user_file.chmod(0o600)
-        return cls(username, password, user_file, keytab)
+        return cls(username, password, user_file, keytab, more)
+
+    def logins(self) -> tuple[tuple[str, str], ...]:
+        return ((self.username, self.password), *self.accounts)
 
 
 @contextmanager
@@ -102,6 +116,8 @@ class ConnectionAuth:
     scheme: str = "negotiate"
     """The HTTP scheme the context was made with: it names the encryption protocol."""
     authenticated: bool = False
+    user: str = ""
+    """Who logged in on this connection (as they wrote their name)."""
 
     def challenge(self) -> Outcome:
         self.context, self.authenticated = None, False
@@ -127,9 +143,12 @@ class ConnectionAuth:
             user, _, password = base64.b64decode(token).decode("utf-8").partition(":")
         except ValueError:
             return self.challenge()
-        good = hmac.compare_digest(user.lower(), self.credentials.username.lower())
-        good &= hmac.compare_digest(password, self.credentials.password)
-        return Outcome(True) if good else self.challenge()
+        for name, secret in self.credentials.logins():
+            good = hmac.compare_digest(user.lower(), name.lower())
+            if good & hmac.compare_digest(password, secret):
+                self.user = name
+                return Outcome(True)
+        return self.challenge()
 
     def _step(self, scheme: str, token: str) -> Outcome:
         """One leg of a Negotiate (NTLM or Kerberos) or Kerberos handshake."""
@@ -151,6 +170,7 @@ class ConnectionAuth:
         if not self.context.complete:
             return Outcome(False, header)
         self.authenticated = True
+        self.user = self.context.client_principal or ""
         return Outcome(True, header if answer else [], self.context.negotiated_protocol or "")
 
     # -- message encryption ---------------------------------------------------------

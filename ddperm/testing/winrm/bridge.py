@@ -29,6 +29,8 @@ class FakeHostRunner:
         self.fake = fake
         self.registry = registry if registry is not None else default_registry()
         self.on_restart = on_restart
+        self.on_winrm_restart: Callable[[], None] | None = None
+        """Called when a script restarts WinRM (Register-PSSessionConfiguration)."""
         self._lock = threading.Lock()
 
     @property
@@ -53,9 +55,14 @@ class FakeHostRunner:
                     on_restart(fake)
 
                 fake.restart_hooks.append(hook)  # a restart script hands its restart to us
+            winrm = self.on_winrm_restart
+            if winrm is not None:
+                fake.winrm_restart_hooks.append(winrm)
             try:
                 result = fake.execute(known.name, params)
             finally:
                 if hook is not None:
                     fake.restart_hooks.remove(hook)
+                if winrm is not None:
+                    fake.winrm_restart_hooks.remove(winrm)
         return json.dumps(result, separators=(",", ":"), ensure_ascii=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -40,6 +41,7 @@ from ddperm.testing.winrm.auth import (
 from ddperm.testing.winrm.bridge import FakeHostRunner
 from ddperm.testing.winrm.config import WinRMConfig
 from ddperm.testing.winrm.faults import Fault, FaultPlan
+from ddperm.testing.winrm.jea import JeaSessions
 from ddperm.testing.winrm.service import WinRMService
 from ddperm.testing.winrm.tls import write_self_signed
 
@@ -101,6 +103,17 @@ class _Server(ThreadingHTTPServer):
             self.down.clear()
 
         threading.Thread(target=cycle, name="ddperm-twin-restart", daemon=True).start()
+
+    def restart_winrm(self) -> None:
+        """What ``Restart-Service winrm`` does: every shell and connection is gone at once
+        (the caller's own answer never arrives); the service answers again right away."""
+        self.service.kill_shells()
+        self.close_connections()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about connections the twin dropped on purpose (a WinRM or Windows restart)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._lock:
@@ -224,7 +237,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.stopping.wait(seconds)
             return 0, b""
         delay = seconds if fault is Fault.SLOW else 0.0
-        status, answer = self.server.service.handle(request, script_delay=delay)
+        status, answer = self.server.service.handle(
+            request, script_delay=delay, user=self.auth.user
+        )
         return (0, b"") if fault is Fault.DROP else (status, answer)
 
     def _send(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
@@ -296,15 +311,18 @@ class Endpoint:
         """Of those, the WS-Man requests that came with WinRM message encryption."""
         return self._server.counts["encrypted"]
 
-    def connect_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``ddperm.connect`` (and, minus ``server``, pypsrp's WSMan)."""
+    def connect_options(self, username: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``ddperm.connect`` (and, minus ``server``, pypsrp's WSMan),
+        as the main user or as one of the ``accounts`` the endpoint was served with."""
+        logins = dict(self._server.credentials.logins())
+        name = username if username is not None else self.username
         options: dict[str, Any] = {
             "server": self.host,
             "port": self.port,
             "ssl": self.ssl,
             "auth": self.auth,
-            "username": self.username,
-            "password": self.password,
+            "username": name,
+            "password": logins[name],
         }
         if self.certificate is not None:
             options["cert_validation"] = str(self.certificate)
@@ -333,6 +351,7 @@ def serve(
     idle_timeout: float = IDLE_TIMEOUT,
     keytab: Path | None = None,
     schemes: tuple[str, ...] | None = None,
+    accounts: dict[str, str] | None = None,
 ) -> Iterator[Endpoint]:
     """Serve ``fake`` as a WinRM endpoint until the block ends (port 0: an ephemeral one).
 
@@ -346,15 +365,18 @@ def serve(
     its HTTP/ and host/ service principals) it also accepts Kerberos, offered both inside
     Negotiate and as the Kerberos scheme. ``schemes`` narrows what is offered, as WinRM's
     service auth settings do (e.g. ``("kerberos",)``).
+    ``accounts`` (name -> password) are more users who may log in, e.g. FakeHost accounts
+    a JEA session resolves roles for (a shell on a configuration the FakeHost registered,
+    such as ``ddperm``, is a JEA session: ``ddperm.testing.winrm.jea``).
     """
     if auth not in ("basic", "negotiate", "ntlm", "kerberos"):
         raise ValueError(f"the twin speaks basic, negotiate, ntlm or kerberos, not {auth!r}")
     runner = FakeHostRunner(fake if fake is not None else FakeHost(), registry)
     if config is None:
         config = WinRMConfig(allow_unencrypted=auth == "basic")
-    service = WinRMService(runner, config)
+    service = WinRMService(runner, config, open_session=JeaSessions(runner))
     with tempfile.TemporaryDirectory(prefix="ddperm-twin-") as folder:
-        credentials = Credentials.written_to(Path(folder), username, password, keytab)
+        credentials = Credentials.written_to(Path(folder), username, password, keytab, accounts)
         if schemes is None:
             schemes = SCHEMES if keytab is None else KERBEROS_SCHEMES
         server = _Server((host, port), service, credentials, schemes, idle_timeout)
@@ -367,6 +389,7 @@ def serve(
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
         runner.on_restart = lambda fake: server.restart_windows(fake, restart_downtime)
+        runner.on_winrm_restart = server.restart_winrm
         thread = threading.Thread(target=server.serve_forever, name="ddperm-twin", daemon=True)
         thread.start()
         try:

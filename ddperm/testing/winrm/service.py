@@ -12,25 +12,41 @@ import threading
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from ddperm.testing.winrm import soap
-from ddperm.testing.winrm.config import CONFIG, WinRMConfig
+from ddperm.testing.winrm.config import CONFIG, POWERSHELL_PREFIX, WinRMConfig
 from ddperm.testing.winrm.outbox import Received, ShellClosed
-from ddperm.testing.winrm.shell import PowerShellShell, ScriptHost, payload_budget
+from ddperm.testing.winrm.shell import (
+    PipelineRunner,
+    PowerShellShell,
+    ScriptHost,
+    payload_budget,
+)
 from ddperm.testing.winrm.soap import Request, WSManFault, q
 from ddperm.testing.winrm.winrs import CommandShell
 
 log = logging.getLogger(__name__)
 _STATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/"
 Shell = PowerShellShell | CommandShell
+SessionOpener = Callable[[str, str], PipelineRunner | None]
+"""(configuration name, user who logged in) -> the runner of a session on a configuration
+the host registered besides the catalog's own (a JEA endpoint), None when there is no such
+configuration; raises WSManFault when WinRM refuses the user."""
 
 
 class WinRMService:
     """The shells of one endpoint, and counts of what it was asked (for tests and benchmarks)."""
 
-    def __init__(self, host: ScriptHost, config: WinRMConfig | None = None) -> None:
+    def __init__(
+        self,
+        host: ScriptHost,
+        config: WinRMConfig | None = None,
+        open_session: SessionOpener | None = None,
+    ) -> None:
         self._host = host
+        self._open_session = open_session
         self.config = config if config is not None else WinRMConfig()
         self._shells: dict[str, Shell] = {}
         self._lock = threading.Lock()
@@ -38,8 +54,10 @@ class WinRMService:
         self.scopes: Counter[str] = Counter()
         """Pipelines run in a local scope ("local") or in the pool's global one ("global")."""
 
-    def handle(self, request: Request, *, script_delay: float = 0.0) -> tuple[int, bytes]:
-        """Answer one request: HTTP status and SOAP envelope.
+    def handle(
+        self, request: Request, *, script_delay: float = 0.0, user: str = ""
+    ) -> tuple[int, bytes]:
+        """Answer one request (from ``user``): HTTP status and SOAP envelope.
 
         ``script_delay`` holds back the pipeline a Command starts (a slow script).
         """
@@ -51,6 +69,8 @@ class WinRMService:
                 raise WSManFault(soap.ACTION_NOT_SUPPORTED)
             if request.name == "Command":
                 return 200, self._command(request, script_delay)
+            if request.name == "Create":
+                return 200, self._create(request, user)
             return 200, handler(request)
         except WSManFault as fault:
             return 500, soap.fault(request, fault.fault, **fault.details)
@@ -90,8 +110,14 @@ class WinRMService:
         with self._lock:
             return self._shells[request.shell_id]
 
-    def _create(self, request: Request) -> bytes:
+    def _create(self, request: Request, user: str = "") -> bytes:
         kind = self.config.shell_kind(request.resource_uri)
+        pipelines = None
+        uri = request.resource_uri
+        opener = self._open_session
+        if kind is None and opener is not None and uri.lower().startswith(POWERSHELL_PREFIX):
+            pipelines = opener(uri[len(POWERSHELL_PREFIX) :], user)
+            kind = "psrp" if pipelines is not None else None
         if kind is None:
             raise WSManFault(soap.RESOURCE_NOT_FOUND, uri=request.resource_uri)
         element = _find(request.body, "rsp:Shell")
@@ -100,7 +126,7 @@ class WinRMService:
         if kind == "cmd":
             shell = CommandShell(shell_id)
         else:
-            shell = PowerShellShell(shell_id, self._host, self._count_scope)
+            shell = PowerShellShell(shell_id, self._host, self._count_scope, pipelines)
             creation = element.find("{http://schemas.microsoft.com/powershell}creationXml")
             shell.feed(base64.b64decode((creation.text or "") if creation is not None else ""))
         with self._lock:

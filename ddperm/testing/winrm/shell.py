@@ -10,9 +10,11 @@ It knows nothing about SOAP, HTTP or the FakeHost.
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psrpcore
@@ -47,6 +49,19 @@ class ScriptHost(Protocol):
         """The Windows version Identify reports, e.g. "10.0.22631"."""
 
 
+@dataclass(frozen=True)
+class PipelineCommand:
+    """One command of a pipeline as the client sent it: script text or a command name."""
+
+    text: str
+    is_script: bool
+    parameters: tuple[tuple[str | None, Any], ...]
+
+
+PipelineRunner = Callable[[list[PipelineCommand]], str]
+"""Runs a whole pipeline in a restricted (JEA) session; its output, or raise ErrorRecord."""
+
+
 def payload_budget(max_envelope_size: int) -> int:
     """Raw PSRP bytes that fit base64-encoded into one envelope of that size."""
     return max(22, (max_envelope_size - _STREAM_OVERHEAD) // 4 * 3)
@@ -73,12 +88,17 @@ class PowerShellShell:
     """A runspace pool on the server side, fed by WS-Man requests."""
 
     def __init__(
-        self, shell_id: str, host: ScriptHost, on_scope: Callable[[str], None] = lambda _: None
+        self,
+        shell_id: str,
+        host: ScriptHost,
+        on_scope: Callable[[str], None] = lambda _: None,
+        pipelines: PipelineRunner | None = None,
     ) -> None:
         self.shell_id = shell_id
         self.outbox = Outbox()
         self._host = host
         self._on_scope = on_scope
+        self._pipelines = pipelines  # a JEA session: every pipeline goes there
         private = {"PSVersionTable": version_table(host.powershell_version)}
         self._pool = psrpcore.ServerRunspacePool(application_private_data=private)
         self._running = 0
@@ -164,24 +184,30 @@ class PowerShellShell:
 
     def _start(self, pipeline: psrpcore.ServerPipeline, delay: float) -> None:
         pipeline.state = PSInvocationState.Running  # Windows sends only the final state
-        try:
-            text, params, local_scope = _one_script(pipeline)
-        except TwinErrorRecord as record:
-            _fail(pipeline, record, "")
-            return
-        # Without UseLocalScope, PowerShell runs a script in the runspace's global scope
-        # (Command.CreateCommandProcessor: "_useLocalScope ?? false"): what it defines
-        # stays in the pool for every later pipeline. Reported so tests can see it.
-        self._on_scope("local" if local_scope else "global")
+        if self._pipelines is not None:
+            commands = pipeline_commands(pipeline)
+            text = commands[0].text if commands else ""
+            run: Callable[[], str] = functools.partial(self._pipelines, commands)
+        else:
+            try:
+                text, params, local_scope = _one_script(pipeline)
+            except TwinErrorRecord as record:
+                _fail(pipeline, record, "")
+                return
+            # Without UseLocalScope, PowerShell runs a script in the runspace's global scope
+            # (Command.CreateCommandProcessor: "_useLocalScope ?? false"): what it defines
+            # stays in the pool for every later pipeline. Reported so tests can see it.
+            self._on_scope("local" if local_scope else "global")
+            run = functools.partial(self._host, text, params)
         threading.Thread(
             target=self._execute,
-            args=(pipeline, text, params, delay),
+            args=(pipeline, text, run, delay),
             name=f"ddperm-twin-pipeline-{pipeline.pipeline_id}",
             daemon=True,
         ).start()
 
     def _execute(
-        self, pipeline: psrpcore.ServerPipeline, text: str, params: dict[str, Any], delay: float
+        self, pipeline: psrpcore.ServerPipeline, text: str, run: Callable[[], str], delay: float
     ) -> None:
         """Run one pipeline on a free runspace; its answer goes to the outbox."""
         changed = self.outbox.changed
@@ -196,7 +222,7 @@ class PowerShellShell:
             self._running += 1
             changed.wait_for(gone, timeout=delay)
         try:
-            output: str | TwinErrorRecord = self._host(text, params) if not gone() else ""
+            output: str | TwinErrorRecord = run() if not gone() else ""
         except TwinErrorRecord as record:
             output = record
         with changed:
@@ -236,6 +262,19 @@ def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any],
             raise not_a_vetted_script()
         params[str(name)] = plain(value)
     return str(command.command_text), params, command.use_local_scope is True
+
+
+def pipeline_commands(pipeline: psrpcore.ServerPipeline) -> list[PipelineCommand]:
+    """Every command of a pipeline, parameter values as plain Python."""
+    commands = pipeline.metadata.commands if pipeline.metadata is not None else []
+    return [
+        PipelineCommand(
+            str(c.command_text),
+            bool(c.is_script),
+            tuple((None if n is None else str(n), plain(v)) for n, v in c.parameters),
+        )
+        for c in commands
+    ]
 
 
 def plain(value: Any) -> Any:
