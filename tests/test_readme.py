@@ -40,8 +40,8 @@ def test_readme_jea_lines_run_against_ddperm_twin(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     lines = JEA_BLOCK[1].replace("5985", str(port)).replace(".venv/bin/ddperm", "ddperm_cli")
-    first, _, rest = lines.partition("\n")
-    assert first.rstrip().endswith("&")
+    head, twin_line, rest = re.split(r"^(.*&)[ \t]*$", lines, maxsplit=1, flags=re.M)
+    first = head + twin_line
     shim = tmp_path / "ddperm_cli"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ddperm "$@"\n')
     shim.chmod(0o755)

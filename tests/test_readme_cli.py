@@ -54,7 +54,7 @@ def as_checked_script(block: str, port: int) -> str:
                 f"for _ in $(seq 300); do (: >/dev/tcp/127.0.0.1/{listens[1] if listens else port})"
                 " 2>/dev/null && break; sleep 0.1; done"
             )
-        elif code.startswith("ddperm "):
+        elif re.match(r"(?:\w+=\S+\s+)*ddperm ", code):  # VAR=value prefixes allowed
             expected = re.search(r"\bexit (\d+)", comment)
             want = expected[1] if expected else "0"
             lines.append(
