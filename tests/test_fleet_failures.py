@@ -3,13 +3,13 @@ that host's classified outcome, and Ctrl-C stops at once with a partial report."
 
 from __future__ import annotations
 
-import _thread
+import json
 import logging
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ddperm.fleet import FleetInterrupted, FleetReport, Target, audit, connect_target
+from ddperm.fleet import FleetReport, Target, audit, connect_target
 from ddperm.host import Host
 from ddperm.testing import FakeHost, twin_host
 from ddperm.testing.winrm import Endpoint, Fault, serve
@@ -133,41 +133,56 @@ def test_an_unexpected_exception_is_logged_with_its_traceback(
     assert "buggy" in record.getMessage()
 
 
-def _interrupt_when_stalled(slow: Endpoint) -> threading.Thread:
-    """Ctrl-C for the main thread once the slow host is stuck in its stall."""
+INTERRUPTED = """
+import json, os, sys, threading, time
+from ddperm.fleet import FleetInterrupted, Target, audit
 
-    def wait_then_interrupt() -> None:
-        for _ in range(6000):
-            if slow.faults.injected:
-                _thread.interrupt_main()
-                return
-            time.sleep(0.01)
-
-    thread = threading.Thread(target=wait_then_interrupt, daemon=True)
-    thread.start()
-    return thread
+options = json.loads(os.environ["AUDIT_OPTIONS"])
+targets = [Target(name=name, **connect) for name, connect in options["targets"]]
+began = time.monotonic()
+try:
+    audit(targets, concurrency=1, deadline=options["deadline"], progress=False)
+except FleetInterrupted as exc:
+    workers = [t.daemon for t in threading.enumerate() if t.name == "ddperm-audit"]
+    report = exc.report.model_dump(mode="json")
+    took = time.monotonic() - began
+    print(json.dumps({"took": took, "daemon": all(workers), "report": report}), flush=True)
+    sys.exit(130)
+"""
 
 
 def test_ctrl_c_returns_at_once_with_done_and_interrupted_hosts(
     twins: dict[str, Endpoint],
 ) -> None:
+    """A real SIGINT to a child interpreter once the slow host is stuck in its stall (in a
+    child, so that no Ctrl-C can reach this test run itself)."""
     deadline = 300.0
     with serve(_healthy(), password="pw-slow") as slow:
         slow.faults.inject(Fault.STALL, seconds=deadline, times=100)
-        targets = [
-            _target("pc1", twins["pc1"]),
-            _target("pc2", twins["pc2"]),
-            _target("slow", slow),
-            _target("never-started", twins["pc1"]),
-        ]
-        interrupter = _interrupt_when_stalled(slow)
-        began = time.monotonic()
-        with pytest.raises(KeyboardInterrupt) as raised:
-            audit(targets, concurrency=1, deadline=deadline, progress=False)
-        took = time.monotonic() - began
-        interrupter.join()
-    assert isinstance(raised.value, FleetInterrupted)
-    report = raised.value.report
+        hosts = [("pc1", twins["pc1"]), ("pc2", twins["pc2"]), ("slow", slow)]
+        hosts.append(("never-started", twins["pc1"]))
+        options = {"targets": [(n, ep.connect_options()) for n, ep in hosts], "deadline": deadline}
+        child = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(INTERRUPTED)],
+            cwd=ROOT,
+            env={
+                "PYTHONPATH": str(ROOT),
+                "PATH": "/usr/bin:/bin",
+                "AUDIT_OPTIONS": json.dumps(options),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(12000):  # the audit reaches the slow host (up to two minutes)
+            if slow.faults.injected or child.poll() is not None:
+                break
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    answer = json.loads(out)
+    report = FleetReport.model_validate(answer["report"])
     assert [(r.name, r.outcome) for r in report.results] == [
         ("pc1", "healthy"),
         ("pc2", "unhealthy"),
@@ -175,9 +190,8 @@ def test_ctrl_c_returns_at_once_with_done_and_interrupted_hosts(
         ("never-started", "interrupted"),
     ]
     assert report.results[0].report is not None
-    assert took < deadline  # the stalled host was not waited for
-    workers = [t for t in threading.enumerate() if t.name == "ddperm-audit"]
-    assert all(t.daemon for t in workers)
+    assert answer["took"] < deadline  # the stalled host was not waited for
+    assert answer["daemon"]
 
 
 EXITING = """
