@@ -42,7 +42,7 @@ if ($target -ne $source) {
     $placed = $false
     $repointed = $false
     try {
-        $createdFolders = New-DdpermFolder -Path $folder
+        $createdFolders = New-DdpermFolder -Path $folder -Private
         # Again, right before writing: nothing may have appeared at the destination meanwhile.
         [void](Assert-DdpermSafePath -Path $target -What 'destination')
         if (Microsoft.PowerShell.Management\Test-Path -LiteralPath $target) {

@@ -42,7 +42,7 @@ $createdFolders = @()
 $diskCreated = $false
 $vm = $null
 try {
-    $createdFolders = New-DdpermFolder -Path $folder
+    $createdFolders = New-DdpermFolder -Path $folder -Private
     [void](Assert-DdpermSafePath -Path $vhdx -What 'VM disk')  # again, right before vmms writes
     $diskCreated = $true  # from here on a (possibly partial) disk file is ours to remove
     [void](Hyper-V\New-VHD -Path $vhdx -SizeBytes $DiskSizeBytes -Dynamic)

@@ -258,3 +258,30 @@ def test_move_of_a_disk_with_a_checkpoint_is_refused(backend: Backend, destinati
     assert info.value.fully_qualified_error_id == "DdpermVMHasCheckpoints"
     assert _snapshot(fake) == before
     assert not fake.fs.exists(r"C:\dd")
+
+
+# -- the disk is the user's whole Linux file system: nobody else may read it (issue 11, #3) ----
+
+
+def test_a_move_into_a_folder_users_can_read_is_refused(backend: Backend) -> None:
+    """ddperm's own policy folder is admin-owned but lets Users read: the moved VHDX would
+    inherit that and every local user could read the VM's disk."""
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    readable = r"C:\ProgramData\ddperm"
+    fake.fs.mkdir(readable, acl="O:BAG:SYD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)")
+    with pytest.raises(HostError) as info:
+        backend.host.vhd.move(readable)
+    assert info.value.error_id == "DdpermUnsafeAcl"
+    assert "read" in info.value.message
+    assert fake.fs.exists(DISK)
+
+
+def test_a_move_into_a_folder_only_administrators_can_read_works(backend: Backend) -> None:
+    fake = _fake(backend)
+    seed_docker_vm(fake)
+    private = r"C:\ProgramData\DockerVault"
+    fake.fs.mkdir(private, acl="O:BAG:SYD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)")
+    moved = backend.host.vhd.move(private)
+    assert fake.fs.exists(private + r"\DockerDesktop.vhdx")
+    assert moved is not None

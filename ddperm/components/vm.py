@@ -98,7 +98,8 @@ class VMSpec(HostModel):
     data_folder: str = Field(
         default=DEFAULT_DATA_FOLDER,
         description="Windows folder that gets DockerDesktop.vhdx; an absolute path the guard "
-        "accepts, whose existing folders only administrators may change.",
+        "accepts, whose existing folders only administrators may change, and which no one "
+        "but SYSTEM and Administrators may read (the disk holds the user's files).",
     )
     boot_iso: str | None = Field(
         default=None,

@@ -59,6 +59,10 @@ $DdpermAnyWriteRights = [int64]0x500D0156
 # What lets someone remove, rename or re-ACL a folder or its children: DeleteChild, Delete,
 # WRITE_DAC, WRITE_OWNER, GENERIC_ALL. (Creating siblings of a folder does not move it.)
 $DdpermReplaceRights = [int64]0x100D0040
+# Reading content: ReadData/ListDirectory, GENERIC_ALL, GENERIC_READ. A data folder or move
+# destination grants it to nobody else, or the VM's disk (the user's whole Linux file
+# system) inherits a read right for other local users.
+$DdpermReadDataRights = [int64]0x90000001
 
 function New-DdpermErrorRecord {
     # An ErrorRecord whose FullyQualifiedErrorId is exactly $Id (thrown with 'throw').
@@ -206,13 +210,14 @@ function Assert-DdpermAdminFolder {
     # and grant nobody else the right to delete, rename or re-ACL it or its children (or the
     # path could be swapped for a junction). The folder itself, once it exists, must grant
     # nobody else any write right, nor pass one on to what is created in it (files SYSTEM
-    # writes there inherit its ACL). A folder ddperm is about to create in an existing one
+    # writes there inherit its ACL); with -Private, no read right either (a VM disk other
+    # users could read is the user's whole Linux file system). A folder ddperm is about to create in an existing one
     # needs only the first rule there: users may create folders in C:\ProgramData, but not
     # remove or rename what is in it, and what ddperm creates gets an admin-only ACL
     # (New-DdpermFolder), checked again once it exists. The volume root is not checked.
     # There is no exception for the caller's profile: there the user may rename any folder,
     # and the host cannot tell who asked (the service runs as SYSTEM).
-    param([Parameter(Mandatory = $true)] [string]$Folder, [string]$What = 'folder')
+    param([Parameter(Mandatory = $true)] [string]$Folder, [string]$What = 'folder', [switch]$Private)
     $parts = @($Folder.Substring(3).Split('\') | Where-Object { $_ -ne '' })
     $existing = @()
     $current = $Folder.Substring(0, 2)
@@ -223,12 +228,14 @@ function Assert-DdpermAdminFolder {
     }
     for ($i = 0; $i -lt $existing.Count; $i++) {
         if ($i -eq $parts.Count - 1) {
-            $problem = Get-DdpermFolderAclProblem -Folder $existing[$i] -Rights $DdpermAnyWriteRights -Inheritable
+            $rights = $DdpermAnyWriteRights
+            if ($Private) { $rights = $rights -bor $DdpermReadDataRights }
+            $problem = Get-DdpermFolderAclProblem -Folder $existing[$i] -Rights $rights -Inheritable
         } else {
             $problem = Get-DdpermFolderAclProblem -Folder $existing[$i] -Rights $DdpermReplaceRights
         }
         if ($null -ne $problem) {
-            throw (New-DdpermErrorRecord 'DdpermUnsafeAcl' "Refusing the $What '$Folder': a non-administrator could change '$($existing[$i])' ($problem)." $existing[$i])
+            throw (New-DdpermErrorRecord 'DdpermUnsafeAcl' "Refusing the $What '$Folder': a non-administrator could change or read '$($existing[$i])' ($problem)." $existing[$i])
         }
     }
 }
@@ -288,8 +295,8 @@ function New-DdpermFolder {
     # created in a folder a user could change) and after, with the link check (a user who
     # created a missing folder or a junction first owns it); on a refusal afterwards it
     # removes what it created, then throws.
-    param([Parameter(Mandatory = $true)] [string]$Path, [string]$What = 'folder')
-    Assert-DdpermAdminFolder -Folder $Path -What $What
+    param([Parameter(Mandatory = $true)] [string]$Path, [string]$What = 'folder', [switch]$Private)
+    Assert-DdpermAdminFolder -Folder $Path -What $What -Private:$Private
     $missing = @()
     $current = $Path
     while ($current.Length -gt 3 -and -not (Microsoft.PowerShell.Management\Test-Path -LiteralPath $current)) {
@@ -301,7 +308,7 @@ function New-DdpermFolder {
             New-DdpermDirectory -Path $folder -Security (New-DdpermAdminFolderSecurity)
         }
         Assert-DdpermNoLink -Path $Path -What $What
-        Assert-DdpermAdminFolder -Folder $Path -What $What
+        Assert-DdpermAdminFolder -Folder $Path -What $What -Private:$Private
     } catch {
         $failure = $_
         Remove-DdpermCreatedFolders -Folders $missing

@@ -70,6 +70,7 @@ BEST_FIT = cast(tuple[int, ...], PATHS_LIBRARY["BestFit"])
 TRUSTED_SIDS = cast(tuple[str, ...], PATHS_LIBRARY["TrustedSids"])
 ANY_WRITE_RIGHTS = cast(int, PATHS_LIBRARY["AnyWriteRights"])
 REPLACE_RIGHTS = cast(int, PATHS_LIBRARY["ReplaceRights"])
+READ_DATA_RIGHTS = cast(int, PATHS_LIBRARY["ReadDataRights"])
 # .NET's UnicodeCategory names for Python's abbreviations.
 DOTNET_CATEGORIES = {
     "Cc": "Control",
@@ -209,10 +210,12 @@ def folder_acl_problem(
     return ""
 
 
-def assert_admin_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -> None:
+def assert_admin_folder(
+    fs: FakeFileSystem, folder: str, what: str = "folder", *, private: bool = False
+) -> None:
     """Twin of ``Assert-DdpermAdminFolder``: DdpermUnsafeAcl when a non-administrator could
     replace an existing folder on ``folder`` below the volume root, or, once ``folder``
-    exists, write to it or to what is created in it."""
+    exists, write to it or to what is created in it (with ``private``: or read them)."""
     drive, parts = split(folder)
     existing: list[str] = []
     for i in range(1, len(parts) + 1):
@@ -225,11 +228,13 @@ def assert_admin_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -
     for i, current in enumerate(existing):
         itself = i == len(parts) - 1
         rights = ANY_WRITE_RIGHTS if itself else REPLACE_RIGHTS
+        if itself and private:
+            rights |= READ_DATA_RIGHTS
         problem = folder_acl_problem(fs, current, rights, inheritable=itself)
         if problem:
             raise _path_error(
                 "DdpermUnsafeAcl",
-                f"Refusing the {what} '{folder}': a non-administrator could change "
+                f"Refusing the {what} '{folder}': a non-administrator could change or read "
                 f"'{current}' ({problem}).",
                 current,
             )
@@ -238,10 +243,12 @@ def assert_admin_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -
 ADMIN_ONLY_ACL = {SYSTEM: "FullControl", ADMINISTRATORS: "FullControl"}
 
 
-def new_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -> list[str]:
+def new_folder(
+    fs: FakeFileSystem, folder: str, what: str = "folder", *, private: bool = False
+) -> list[str]:
     """Twin of ``New-DdpermFolder``: checked before and after (links too), every folder it
     makes admin-only; returns those folders (shallowest first), or removes them and throws."""
-    assert_admin_folder(fs, folder, what)
+    assert_admin_folder(fs, folder, what, private=private)
     drive, parts = split(folder)
     missing = [
         join(drive, parts[:i])
@@ -252,7 +259,7 @@ def new_folder(fs: FakeFileSystem, folder: str, what: str = "folder") -> list[st
         for path in missing:
             fs.mkdir(path, parents=False, acl=ADMIN_ONLY_ACL)  # nothing if it exists by now
         assert_no_link(fs, folder, what)
-        assert_admin_folder(fs, folder, what)
+        assert_admin_folder(fs, folder, what, private=private)
     except (ErrorRecord, FsError):
         _remove_created(fs, missing)
         raise
@@ -614,7 +621,7 @@ def vm_create(
     created: list[str] = []
     vm: FakeVM | None = None
     try:
-        created = new_folder(host.fs, folder)
+        created = new_folder(host.fs, folder, private=True)
         assert_safe_path(host.fs, vhdx, "VM disk")  # the script checks again before New-VHD
         _new_vhd(host, vhdx, DiskSizeBytes)
         vm = FakeVM(VMName, memory_startup_bytes=MemoryStartupBytes, processor_count=1)
@@ -928,7 +935,7 @@ def _move_disk(
     step = "Move-Item" if method == "rename" else "Copy-Item"
     placed = False
     try:
-        created = new_folder(fs, folder)
+        created = new_folder(fs, folder, private=True)
         assert_safe_path(fs, target, "destination")  # again, right before writing
         _assert_free(fs, target)
         placed = True
