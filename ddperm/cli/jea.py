@@ -10,19 +10,7 @@ import typer
 from rich.console import Console
 
 from ddperm.cli import app
-from ddperm.cli.connection import (
-    AskPassword,
-    AuthOpt,
-    CACert,
-    Encryption,
-    Https,
-    Insecure,
-    Password,
-    Port,
-    User,
-    target_from,
-)
-from ddperm.errors import DdpermError
+from ddperm.cli.connection import connected
 from ddperm.fleet.targets import Target
 from ddperm.host import Host
 from ddperm.jea import endpoint
@@ -43,13 +31,9 @@ Members = Annotated[list[str] | None, typer.Option(help="Account to add to the r
 
 
 def _run(target: Target, action: Callable[[Host], T]) -> T:
-    """``action`` on the target's host; a ddperm error is printed and exits 1."""
-    try:
-        with target.connect() as connection:
-            return action(connection)
-    except DdpermError as exc:
-        console.print(f"[red]{type(exc).__name__}[/]: {exc}")
-        raise typer.Exit(1) from None
+    """``action`` on the target's host (failures: one line and their exit code, as anywhere)."""
+    with target.connect() as connection:
+        return action(connection)
 
 
 def _show(host: str, found: JeaStatus, as_json: bool) -> None:
@@ -75,6 +59,7 @@ def _show(host: str, found: JeaStatus, as_json: bool) -> None:
 
 
 @jea_app.command("install")
+@connected
 def install_command(
     host: HostArg,
     auditor: Members = None,
@@ -89,19 +74,11 @@ def install_command(
     administrators_group: Annotated[
         str, typer.Option(help="Group of DdpermAdministrator.")
     ] = DEFAULT_GROUPS[Role.ADMINISTRATOR],
-    port: Port = None,
-    https: Https = True,
-    auth: AuthOpt = "negotiate",
-    user: User = None,
-    password: Password = None,
-    ask_password: AskPassword = False,
-    ca_cert: CACert = None,
-    insecure: Insecure = False,
-    encryption: Encryption = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    *,
+    target: Target,
 ) -> None:
     """Install (or reinstall) the endpoint as an administrator; exit 1 unless verified."""
-    target = target_from(host, locals())
     groups = {
         Role.AUDITOR: auditors_group,
         Role.OPERATOR: operators_group,
@@ -113,38 +90,20 @@ def install_command(
 
 
 @jea_app.command("status")
+@connected
 def status_command(
     host: HostArg,
-    port: Port = None,
-    https: Https = True,
-    auth: AuthOpt = "negotiate",
-    user: User = None,
-    password: Password = None,
-    ask_password: AskPassword = False,
-    ca_cert: CACert = None,
-    insecure: Insecure = False,
-    encryption: Encryption = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    *,
+    target: Target,
 ) -> None:
     """Report the endpoint (catalog, ACLs, configuration); exit 1 on any problem."""
-    target = target_from(host, locals())
     _show(host, _run(target, endpoint.status), as_json)
 
 
 @jea_app.command("uninstall")
-def uninstall_command(
-    host: HostArg,
-    port: Port = None,
-    https: Https = True,
-    auth: AuthOpt = "negotiate",
-    user: User = None,
-    password: Password = None,
-    ask_password: AskPassword = False,
-    ca_cert: CACert = None,
-    insecure: Insecure = False,
-    encryption: Encryption = "auto",
-) -> None:
+@connected
+def uninstall_command(host: HostArg, *, target: Target) -> None:
     """Remove the module and the configuration (role groups and transcripts stay)."""
-    target = target_from(host, locals())
     _run(target, endpoint.uninstall)
     console.print(f"{host}: JEA endpoint removed (role groups and transcripts kept)")
