@@ -267,3 +267,18 @@ def test_without_the_engine_service_the_engine_step_fails_clearly(
     assert result.error is not None
     assert "DdpermEngineNotInstalled" in result.error
     assert "Docker Desktop" in result.error
+
+
+def test_the_twin_writes_boot_time_in_dotnets_round_trip_form() -> None:
+    """Get-DdpermBootState writes ``.ToUniversalTime().ToString('o')``: seven fraction digits
+    and Z (the conformance kit reported the twin's Python isoformat() as a difference)."""
+    from datetime import datetime, timezone
+
+    from ddperm.testing.jobs.setup import round_trip
+
+    assert round_trip(datetime(2026, 12, 4, 16, 28, 15, 123456, tzinfo=timezone.utc)) == (
+        "2026-12-04T16:28:15.1234560Z"
+    )
+    assert round_trip(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)) == (
+        "2026-01-02T03:04:05.0000000Z"
+    )

@@ -9,6 +9,8 @@ goes away and comes back); otherwise it happens at once.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from ddperm.components.setup import MEMBER_PATTERN, member_name_ok
 from ddperm.testing.dispatch import handles
 from ddperm.testing.errors import ErrorRecord
@@ -172,12 +174,19 @@ def docker_users_add(host: FakeHost, Member: str) -> dict[str, object]:
     }
 
 
+def round_trip(moment: datetime) -> str:
+    """.NET's round-trip ("o") form of a UTC DateTime, what ``.ToUniversalTime().ToString('o')``
+    writes: seven fraction digits (100 ns ticks) and ``Z``, e.g. 2026-12-04T16:28:15.1234560Z."""
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond:06d}0Z"
+
+
 def boot_state(host: FakeHost) -> dict[str, object]:
     """Twin of Get-DdpermBootState (LastBootUpTime moves by ``host.boot_time_drift`` on
     every query, as Windows' does when its clock is adjusted)."""
     host.last_boot += host.boot_time_drift
     return {
-        "last_boot": host.last_boot.isoformat(),
+        "last_boot": round_trip(host.last_boot),
         "restart_pending": host.restart_pending,
         "elevated": host.caller.elevated,
     }
