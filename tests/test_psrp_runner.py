@@ -57,16 +57,19 @@ def runner(endpoint: Endpoint, fake: FakeHost) -> Iterator[PSRPRunner]:
 
 
 # Values a caller may pass (ddperm.runner.ParamValue), including the awkward ones:
-# text with control characters and non-ASCII, ints past 32 bits, empty lists, None.
+# text with control characters and non-ASCII, ints past 32 bits, empty lists, None. Not the
+# noncharacters U+FFFE/U+FFFF: no XML document may hold them, so PSRP's CLIXML cannot carry
+# them (the guard never lets them through: they are unassigned, category Cn).
+XML_TEXT = st.characters(exclude_categories=("Cs",), exclude_characters="\ufffe\uffff")
 scalars = st.one_of(
-    st.text(st.characters(exclude_categories=("Cs",)), max_size=40),
+    st.text(XML_TEXT, max_size=40),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.booleans(),
     st.none(),
 )
 values = st.one_of(
     scalars,
-    st.lists(st.text(st.characters(exclude_categories=("Cs",)), max_size=10), max_size=4),
+    st.lists(st.text(XML_TEXT, max_size=10), max_size=4),
     st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=4),
 )
 

@@ -287,7 +287,7 @@ def test_the_group_command_lists_and_refuses(accounts: Accounts) -> None:
         text=True,
         check=False,
     )
-    assert refused.returncode == 1
+    assert refused.returncode == 2  # usage: refused before anything ran
     assert "not a valid user name" in refused.stderr
 
 
