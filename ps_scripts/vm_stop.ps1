@@ -36,7 +36,8 @@ if ($state -eq 'Off') {
         if ($null -ne $service) { $status = "'$($service.Name)' (enabled: $($service.Enabled), status: $($service.PrimaryOperationalStatus))" }
         $failure = New-DdpermErrorRecord 'DdpermShutdownUnavailable' "The virtual machine '$VMName' cannot be shut down by its guest: the shutdown integration service is $status; stop it with force to turn it off." $VMName 'InvalidOperation'
     } else {
-        # Without -Force: with it, Stop-VM turns the VM off when the guest shutdown fails.
+        # Without -Force, which asks the guest for a forced shutdown instead (and, as the
+        # eryph e2e tests show, may end in a turn-off); ddperm turns off only when asked.
         # As a job because Stop-VM waits without end for a guest that never finishes. That job
         # is Hyper-V's own: no child jobs, always Completed, failures only in its .Error.
         $job = $null
@@ -81,8 +82,9 @@ if ($state -eq 'Off') {
     if ($state -eq 'Saved') { Hyper-V\Remove-VMSavedState -VM $vm } else { Hyper-V\Stop-VM -VM $vm -TurnOff -Force }
     $forced = $true
 } else {
-    # A transitional state (Starting, Saving, ...): Hyper-V answers with InvalidState.
-    Hyper-V\Stop-VM -VM $vm -Force
+    # Any other state (Starting, Saving, RunningCritical, ...): no Stop-VM at all. What it does
+    # there is not documented, and a synchronous guest shutdown would have no deadline.
+    throw (New-DdpermErrorRecord 'DdpermVMBusy' "The virtual machine '$VMName' is $state; ddperm stops it only when it is Running, Saved or Paused. Try again once it has settled." $VMName 'ResourceBusy')
 }
 Write-DdpermResult ([ordered]@{
     changed = $changed

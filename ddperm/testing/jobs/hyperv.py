@@ -833,7 +833,13 @@ def vm_stop(
             )
         forced = True
     elif changed:
-        raise _invalid_state(vm, "StopVM")
+        raise ErrorRecord(
+            f"The virtual machine '{VMName}' is {vm.state}; ddperm stops it only when it is "
+            "Running, Saved or Paused. Try again once it has settled.",
+            "DdpermVMBusy",
+            "ResourceBusy",
+            VMName,
+        )
     _turn_off(host, vm)
     return {"changed": changed, "forced": forced, "vm": vm_info_document(vm)}
 
