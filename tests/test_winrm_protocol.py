@@ -17,7 +17,7 @@ from pypsrp.wsman import WSMan
 
 from ddperm.scripts import default_registry
 from ddperm.testing import FakeHost
-from ddperm.testing.winrm import Endpoint, Fault, serve, soap
+from ddperm.testing.winrm import Endpoint, Fault, serve, shell, soap
 from tests import wsman_raw
 
 POWERSHELL = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
@@ -138,18 +138,43 @@ def test_a_slow_pipeline_is_long_polled_until_done(endpoint: Endpoint) -> None:
         assert endpoint.service.requests["Receive"] - receives >= 3  # timed out twice, then data
 
 
-def test_stop_ends_a_running_pipeline_in_the_stopped_state(endpoint: Endpoint) -> None:
+def _slow_pipeline(endpoint: Endpoint, pool: RunspacePool) -> PowerShell:
     endpoint.faults.inject(Fault.SLOW, on="Command", seconds=30)
+    ps = PowerShell(pool)
+    ps.add_script(_script("version"))
+    ps.begin_invoke()
+    return ps
+
+
+def test_stop_ends_a_running_pipeline_in_the_stopped_state(endpoint: Endpoint) -> None:
     options = endpoint.connect_options()
     with RunspacePool(WSMan(options.pop("server"), operation_timeout=5, **options)) as pool:
-        ps = PowerShell(pool)
-        ps.add_script(_script("version"))
-        ps.begin_invoke()
-        pool.shell.signal(SignalCode.PS_CTRL_C, str(ps.id).upper())
+        ps = _slow_pipeline(endpoint, pool)
+        pool.shell.signal(shell.STOP, str(ps.id).upper())  # MS-PSRP's "crtl_c"
         while ps.state == PSInvocationState.RUNNING:
             ps.poll_invoke()
         assert ps.state == PSInvocationState.STOPPED
         assert endpoint.fake.calls == []  # stopped before it ran
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        SignalCode.PS_CTRL_C,  # pypsrp 0.9's spelling: not the stop code
+        "http://schemas.microsoft.com/powershell/signal/crtl_c",
+        SignalCode.TERMINATE,
+        "urn:not-a-signal",
+    ],
+)
+def test_any_other_signal_code_closes_the_command(endpoint: Endpoint, code: str) -> None:
+    options = endpoint.connect_options()
+    with RunspacePool(WSMan(options.pop("server"), operation_timeout=5, **options)) as pool:
+        ps = _slow_pipeline(endpoint, pool)
+        pool.shell.signal(code, str(ps.id).upper())  # answered with success
+        with pytest.raises(WSManFaultError) as fault:
+            pool.shell.receive("stdout", command_id=str(ps.id).upper(), timeout=5)
+        assert fault.value.code == SHELL_NOT_FOUND  # the command is gone, no Stopped state
+        assert endpoint.fake.calls == []
 
 
 def test_error_record_carries_type_chain_invocation_and_category_line(

@@ -26,9 +26,9 @@ from ddperm.testing.winrm.outbox import Outbox, Received
 from ddperm.testing.winrm.records import error_record
 from ddperm.testing.winrm.soap import WSManFault
 
-STOP = ("powershell/signal/crtl_c", "powershell/signal/ctrl_c")
-"""Stop signal codes (ends of): MS-PSRP spells it "crtl_c"; pypsrp 0.9 sends "ctrl_c"."""
-TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
+STOP = "powershell/signal/crtl_c"
+"""The one stop code, compared ordinally (MS-PSRP 3.1.5.3.9; PowerShell's WSManPlugin.cs
+PerformWSManPluginSignal). Any other code closes the command."""
 MIN_ENVELOPE = 153_600
 _STREAM_OVERHEAD = 2048  # room for the SOAP envelope around a Receive's streams
 _FINISHED = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped)
@@ -131,23 +131,23 @@ class PowerShellShell:
         return self.outbox.take(command_id, limit, wait)
 
     def signal(self, command_id: str, code: str) -> None:
-        """Stop a pipeline (it ends Stopped) or terminate a command (it is forgotten)."""
+        """Stop a pipeline on the exact STOP code (it ends Stopped); any other code, to a
+        command, closes it (it is forgotten); to the pool, nothing happens."""
         if not self.outbox.knows(command_id):
             raise WSManFault(soap.COMMAND_NOT_FOUND)
+        if not command_id:
+            return
         with self.outbox.changed:
             pipeline = self._pool.pipeline_table.get(uuid.UUID(command_id))
-            code = code.lower()
-            if code.endswith(STOP):
+            if code == STOP:
                 if pipeline is not None and pipeline.state == PSInvocationState.Running:
                     pipeline.stop()
                     self._drain()
-            elif code == TERMINATE:
-                if pipeline is not None:
-                    self._pool.pipeline_table.pop(pipeline.pipeline_id, None)
-                    pipeline.state = PSInvocationState.Stopped
-                self.outbox.forget(command_id)
-            else:
-                raise WSManFault(soap.INVALID_REQUEST)
+                return
+            if pipeline is not None:
+                self._pool.pipeline_table.pop(pipeline.pipeline_id, None)
+                pipeline.state = PSInvocationState.Stopped
+            self.outbox.forget(command_id)
 
     def close(self) -> None:
         self.outbox.close()
