@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import pytest
@@ -202,6 +203,45 @@ def test_faults_blame_the_sender_for_bad_selectors(endpoint: Endpoint) -> None:
     assert answer.status_code == 500
     assert "<s:Value>s:Sender</s:Value>" in answer.text
     assert "faultDetail/UnexpectedSelectors" in answer.text
+
+
+BAD_SELECTORS = (
+    "The WS-Management service cannot process the request because the request contained "
+    "invalid selectors for the resource. "
+)
+
+
+def _fault_texts(answer: requests.Response) -> tuple[str, str, str]:
+    """The WSManFault code, s:Reason text and WSManFault message of a fault answer."""
+    root = ET.fromstring(answer.content)
+    fault = root.find(".//wsmanfault:WSManFault", soap.NS)
+    assert fault is not None, answer.text
+    reason = root.findtext(".//s:Reason/s:Text", "", soap.NS)
+    return fault.get("Code", ""), reason, fault.findtext("wsmanfault:Message", "", soap.NS)
+
+
+def test_invalid_selectors_reason_is_generic_and_message_specific(
+    endpoint: Endpoint, pool: RunspacePool
+) -> None:
+    body = (
+        f'<rsp:Receive><rsp:DesiredStream CommandId="{str(uuid.uuid4()).upper()}">stdout'
+        "</rsp:DesiredStream></rsp:Receive>"
+    )
+    request = wsman_raw.envelope(soap.RECEIVE, POWERSHELL, body, shell_id=pool.shell.id)
+    code, reason, message = _fault_texts(wsman_raw.post(endpoint, request))
+    assert (code, reason) == (str(SHELL_NOT_FOUND), BAD_SELECTORS)
+    assert message == soap.COMMAND_NOT_FOUND.message
+
+
+def test_get_on_a_deleted_shell_is_invalid_selectors(endpoint: Endpoint) -> None:
+    options = endpoint.connect_options()
+    with RunspacePool(WSMan(options.pop("server"), **options)) as opened:
+        shell_id = opened.shell.id
+    request = wsman_raw.envelope(soap.GET, POWERSHELL, shell_id=shell_id)
+    answer = wsman_raw.post(endpoint, request)
+    assert answer.status_code == 500
+    assert _fault_texts(answer) == (str(SHELL_NOT_FOUND), BAD_SELECTORS, BAD_SELECTORS)
+    assert "<s:Value>w:InvalidSelectors</s:Value>" in answer.text
 
 
 def test_an_internal_failure_leaks_no_python_text(pool: RunspacePool) -> None:

@@ -192,7 +192,10 @@ class WinRMService:
     def _get(self, request: Request) -> bytes:
         if request.resource_uri.lower() == CONFIG:
             return soap.response(request, self.config.element())
-        shell = self._shell(request)
+        with self._lock:
+            shell = self._shells.get(request.shell_id)
+        if shell is None:
+            raise WSManFault(soap.INVALID_SELECTORS)
         return soap.response(request, _shell_info(shell.shell_id, request, "stdin pr", "stdout"))
 
 

@@ -56,6 +56,8 @@ class Fault:
     """s:Sender (the request was wrong) or s:Receiver (the service could not do it)."""
     detail: str = ""
     """The wsman:FaultDetail name under .../wsman/faultDetail/, if any."""
+    reason: str = ""
+    """The s:Reason text when it is more generic than the message (else the message)."""
 
 
 OPERATION_TIMED_OUT = Fault(
@@ -65,6 +67,14 @@ OPERATION_TIMED_OUT = Fault(
     "OperationTimeout.  ",
     sender=False,
 )
+_BAD_SELECTORS = (
+    "The WS-Management service cannot process the request because the request contained "
+    "invalid selectors for the resource. "
+)
+INVALID_SELECTORS = Fault(
+    0x8033805B, "w:InvalidSelectors", _BAD_SELECTORS, detail="UnexpectedSelectors"
+)
+"""A Get on a shell that does not exist (any more)."""
 SHELL_NOT_FOUND = Fault(
     0x8033805B,
     "w:InvalidSelectors",
@@ -73,6 +83,7 @@ SHELL_NOT_FOUND = Fault(
     "shell no longer exists on the server. Provide the correct ShellId or create a new shell and "
     "retry the operation.",
     detail="UnexpectedSelectors",
+    reason=_BAD_SELECTORS,
 )
 COMMAND_NOT_FOUND = Fault(
     0x8033805B,
@@ -81,6 +92,7 @@ COMMAND_NOT_FOUND = Fault(
     "that does not exist. Either the command has completed execution or the client specified an "
     "invalid command identifier. ",
     detail="UnexpectedSelectors",
+    reason=_BAD_SELECTORS,
 )
 RESOURCE_NOT_FOUND = Fault(
     0x8033803B,
@@ -228,7 +240,8 @@ def fault(request: Request | None, what: Fault, **details: str) -> bytes:
     ET.SubElement(ET.SubElement(code, q("s", "Subcode")), q("s", "Value")).text = what.subcode
     message = what.message.format(**details)
     reason = ET.SubElement(element, q("s", "Reason"))
-    ET.SubElement(reason, q("s", "Text"), {q("xml", "lang"): "en-US"}).text = message
+    text = what.reason.format(**details) or message
+    ET.SubElement(reason, q("s", "Text"), {q("xml", "lang"): "en-US"}).text = text
     detail = ET.SubElement(element, q("s", "Detail"))
     if what.detail:
         ET.SubElement(detail, q("wsman", "FaultDetail")).text = _FAULT_DETAIL + what.detail
