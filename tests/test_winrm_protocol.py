@@ -244,6 +244,33 @@ def test_get_on_a_deleted_shell_is_invalid_selectors(endpoint: Endpoint) -> None
     assert "<s:Value>w:InvalidSelectors</s:Value>" in answer.text
 
 
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("PT20S", 20.0), ("PT1.5S", 1.5), ("PT1M", 60.0), ("PT1H", 3600.0), ("P1DT1M", 86460.0)],
+)
+def test_operation_timeout_is_read_as_an_xs_duration(header: str, seconds: float) -> None:
+    data = wsman_raw.envelope(soap.GET, POWERSHELL).replace(b"PT2S", header.encode())
+    assert soap.parse_request(data).operation_timeout == seconds
+
+
+@pytest.mark.parametrize("header", ["PT-1S", "20", "PT", "P", "PT1.S", "soon"])
+def test_a_malformed_operation_timeout_is_an_invalid_header_fault(
+    endpoint: Endpoint, pool: RunspacePool, header: str
+) -> None:
+    request = wsman_raw.envelope(soap.GET, POWERSHELL, shell_id=pool.shell.id)
+    answer = wsman_raw.post(endpoint, request.replace(b"PT2S", header.encode()))
+    assert answer.status_code == 500
+    assert "<s:Value>s:Sender</s:Value>" in answer.text
+    assert "<s:Value>a:InvalidMessageInformationHeader</s:Value>" in answer.text
+    assert _fault_texts(answer) == (
+        "2150858767",
+        "The WS-Management service cannot process the request. The request contains one or "
+        "more invalid SOAP headers. ",
+        "The WS-Management service cannot process the request. The XML contains an invalid "
+        f"timeout field in the SOAP header: {header}. ",
+    )
+
+
 def test_an_internal_failure_leaks_no_python_text(pool: RunspacePool) -> None:
     with pytest.raises(WSManFaultError) as fault:
         pool.shell.send("stdin", b"\x00not a fragment")

@@ -65,6 +65,7 @@ class WinRMService:
             self.requests[request.name] += 1
         handler = getattr(self, f"_{request.name.lower()}", None)
         try:
+            request.operation_timeout  # noqa: B018 (a malformed header faults every action)
             if handler is None:
                 raise WSManFault(soap.ACTION_NOT_SUPPORTED)
             if request.name == "Command":
