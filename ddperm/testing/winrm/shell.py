@@ -21,6 +21,7 @@ import psrpcore
 from psrpcore.types import PSCustomObject, PSInvocationState, PSVersion
 
 from ddperm.testing.errors import ErrorRecord as TwinErrorRecord
+from ddperm.testing.errors import scripts_not_allowed
 from ddperm.testing.winrm import soap
 from ddperm.testing.winrm.outbox import Outbox, Received
 from ddperm.testing.winrm.records import error_record
@@ -253,15 +254,16 @@ def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any],
     """Script text, named parameters and UseLocalScope of a one-command pipeline (all
     ddperm sends)."""
     commands = pipeline.metadata.commands if pipeline.metadata is not None else []
+    text = str(commands[0].command_text) if commands else ""
     if len(commands) != 1 or not commands[0].is_script:
-        raise not_a_vetted_script()
+        raise scripts_not_allowed(text)
     command = commands[0]
     params: dict[str, Any] = {}
     for name, value in command.parameters:
         if name is None:
-            raise not_a_vetted_script()
+            raise scripts_not_allowed(text)
         params[str(name)] = plain(value)
-    return str(command.command_text), params, command.use_local_scope is True
+    return text, params, command.use_local_scope is True
 
 
 def pipeline_commands(pipeline: psrpcore.ServerPipeline) -> list[PipelineCommand]:
@@ -288,18 +290,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return str(value)
-
-
-def not_a_vetted_script() -> TwinErrorRecord:
-    """What a restricted (no-language) endpoint says to text it will not run."""
-    return TwinErrorRecord(
-        "The syntax is not supported by this runspace. This can occur if the runspace is in "
-        "no-language mode.",
-        "ScriptsNotAllowed",
-        "ParserError",
-        "",
-        "System.Management.Automation.PSInvalidOperationException",
-    )
 
 
 def _fail(pipeline: psrpcore.ServerPipeline, record: TwinErrorRecord, script: str) -> None:
