@@ -7,6 +7,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
+import psrpcore
 import pytest
 import requests
 from pypsrp.complex_objects import PSInvocationState, RunspacePoolState
@@ -19,6 +20,8 @@ from pypsrp.wsman import WSMan
 from ddperm.scripts import default_registry
 from ddperm.testing import FakeHost
 from ddperm.testing.winrm import Endpoint, Fault, serve, shell, soap
+from ddperm.testing.winrm.bridge import FakeHostRunner
+from ddperm.testing.winrm.shell import MIN_ENVELOPE, PowerShellShell, payload_budget
 from tests import wsman_raw
 
 POWERSHELL = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
@@ -275,3 +278,30 @@ def test_an_internal_failure_leaks_no_python_text(pool: RunspacePool) -> None:
     with pytest.raises(WSManFaultError) as fault:
         pool.shell.send("stdin", b"\x00not a fragment")
     assert fault.value.reason == soap.INTERNAL_ERROR.message.strip()
+
+
+def _messages(client: psrpcore.ClientRunspacePool, chunks: list[tuple[str, bytes]]) -> list[str]:
+    """The PSRP message types in each chunk (one rsp:Stream element), as the client reads them."""
+    per_stream = []
+    for _name, data in chunks:
+        client.receive_data(psrpcore.PSRPPayload(data, psrpcore.StreamType.default, None))
+        events = []
+        while (event := client.next_event()) is not None:
+            events.append(event.message_type.name)
+        per_stream.append(events)
+    return [" ".join(kinds) for kinds in per_stream]
+
+
+def test_pool_opens_one_message_per_stream_and_the_opened_state_in_a_later_receive() -> None:
+    client = psrpcore.ClientRunspacePool()
+    client.open()
+    opening = client.data_to_send()
+    assert opening is not None
+    pool_shell = PowerShellShell("S", FakeHostRunner(FakeHost()))
+    pool_shell.feed(opening.data)
+    first = pool_shell.receive("", payload_budget(MIN_ENVELOPE), 0)
+    second = pool_shell.receive("", payload_budget(MIN_ENVELOPE), 0)
+    assert first is not None and second is not None
+    assert _messages(client, first.chunks) == ["SessionCapability", "ApplicationPrivateData"]
+    assert _messages(client, second.chunks) == ["RunspacePoolState"]
+    assert client.state == psrpcore.types.RunspacePoolState.Opened

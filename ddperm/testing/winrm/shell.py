@@ -11,14 +11,15 @@ It knows nothing about SOAP, HTTP or the FakeHost.
 from __future__ import annotations
 
 import functools
+import struct
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psrpcore
-from psrpcore.types import PSCustomObject, PSInvocationState, PSVersion
+from psrpcore.types import PSCustomObject, PSInvocationState, PSRPMessageType, PSVersion
 
 from ddperm.testing.errors import ErrorRecord as TwinErrorRecord
 from ddperm.testing.errors import scripts_not_allowed
@@ -177,7 +178,10 @@ class PowerShellShell:
         """
         while (payload := self._pool.data_to_send(payload_budget(MIN_ENVELOPE))) is not None:
             target = str(payload.pipeline_id).upper() if payload.pipeline_id else ""
-            self.outbox.put(target, "stdout", payload.data)
+            for fragment, kind in _fragments(payload.data):
+                if kind == PSRPMessageType.RunspacePoolState:
+                    self.outbox.end_answer(target)  # Windows sends the pool state apart
+                self.outbox.put(target, "stdout", fragment)  # one per rsp:Stream, as Windows
         for pipeline_id, pipeline in list(self._pool.pipeline_table.items()):
             if pipeline.state in _FINISHED:
                 self.outbox.finish(str(pipeline_id).upper())
@@ -248,6 +252,22 @@ class PowerShellShell:
         ]
         pipeline.write_output(count)
         pipeline.complete()
+
+
+_FRAGMENT_HEADER = struct.Struct(">QQBI")
+"""MS-PSRP 2.2.4 fragment header: ObjectId, FragmentId, flags (1: start, 2: end), length."""
+
+
+def _fragments(data: bytes) -> Iterator[tuple[bytes, int | None]]:
+    """Each PSRP fragment of ``data`` and the message type it starts (None: a later part)."""
+    offset = 0
+    while offset < len(data):
+        _, _, flags, length = _FRAGMENT_HEADER.unpack_from(data, offset)
+        blob = offset + _FRAGMENT_HEADER.size
+        # MS-PSRP 2.2.1: a message starts with Destination, then MessageType (both LE 32-bit)
+        kind = int.from_bytes(data[blob + 4 : blob + 8], "little") if flags & 1 else None
+        yield data[offset : blob + length], kind
+        offset = blob + length
 
 
 def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any], bool]:
