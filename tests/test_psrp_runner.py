@@ -100,6 +100,13 @@ def test_script_text_is_sent_unchanged_and_unknown_text_is_refused(
         runner.run(tampered, {})
     assert refused.value.fully_qualified_error_id == "ScriptsNotAllowed"
     assert refused.value.category == "ParserError"
+    # the same record as a no-language runspace's (ddperm.testing.errors.scripts_not_allowed)
+    assert refused.value.exception_type == "System.Management.Automation.ParseException"
+    assert refused.value.target == tampered.text
+    assert refused.value.message == (
+        "The syntax is not supported by this runspace. This might be because it is in "
+        "no-language mode."
+    )
     assert fake.calls == []
     assert json.loads(runner.run(VERSION, {}))["os_build"] == fake.os.build
 

@@ -150,11 +150,13 @@ def test_pypsrp_pool_operations_and_stop(endpoint: Endpoint) -> None:
             ps = PowerShell(pool)
             ps.add_script(_version_script())
             ps.begin_invoke()
+            # pypsrp 0.9 signals "powershell/signal/ctrl_c", which Windows does not take as
+            # a stop: it closes the command. pypsrp marks it STOPPED itself, Receives nothing.
             ps.stop()
             return available, pool.get_available_runspaces(), metadata, ps.state
 
     assert _bounded(endpoint, case) == (1, 3, [], PSInvocationState.STOPPED)
-    assert endpoint.fake.calls == []
+    assert endpoint.fake.calls == []  # closed before it ran
 
 
 # -- psrp 1.0 (pypsrp 1.0.0b1, own venv) -------------------------------------------------

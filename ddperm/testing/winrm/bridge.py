@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ddperm.scripts import ScriptRegistry, default_registry, sha256_text
+from ddperm.testing.errors import scripts_not_allowed
 from ddperm.testing.fakehost import FakeHost
-from ddperm.testing.winrm.shell import not_a_vetted_script
 
 
 class FakeHostRunner:
@@ -44,7 +44,7 @@ class FakeHostRunner:
     def __call__(self, text: str, params: dict[str, Any]) -> str:
         known = self.registry.by_sha256(sha256_text(text))
         if known is None:
-            raise not_a_vetted_script()
+            raise scripts_not_allowed(text)
         with self._lock:
             fake = self.fake
             hook = None

@@ -26,6 +26,8 @@ class Received:
 @dataclass
 class _Target:
     queue: list[tuple[str, bytes]] = field(default_factory=list)
+    breaks: int = 0
+    """How many queued chunks the next Receive may take at most (0: no limit)."""
     done: bool = False
     delivered: bool = False  # the Done answer was collected: Receive no longer knows it
     exit_code: int | None = None
@@ -57,6 +59,14 @@ class Outbox:
             if target in self._targets:
                 self._targets[target].queue.append((stream, data))
                 self.changed.notify_all()
+
+    def end_answer(self, target: str) -> None:
+        """Let the next Receive for ``target`` take only what is queued now; later chunks go
+        in a later answer."""
+        with self.changed:
+            state = self._targets.get(target)
+            if state is not None and state.queue and not state.breaks:
+                state.breaks = len(state.queue)
 
     def finish(self, target: str, exit_code: int | None = None) -> None:
         with self.changed:
@@ -97,9 +107,13 @@ class Outbox:
                 raise WSManFault(soap.ABORTED)
             taken: list[tuple[str, bytes]] = []
             size = 0
-            while state.queue and (not taken or size + len(state.queue[0][1]) <= limit):
+            most = state.breaks or len(state.queue)
+            while state.queue and len(taken) < most:
+                if taken and size + len(state.queue[0][1]) > limit:
+                    break
                 taken.append(state.queue.pop(0))
                 size += len(taken[-1][1])
+            state.breaks = max(0, state.breaks - len(taken))
             done = state.done and not state.queue
             if not taken and not done:
                 return None

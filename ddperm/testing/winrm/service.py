@@ -65,6 +65,7 @@ class WinRMService:
             self.requests[request.name] += 1
         handler = getattr(self, f"_{request.name.lower()}", None)
         try:
+            request.operation_timeout  # noqa: B018 (a malformed header faults every action)
             if handler is None:
                 raise WSManFault(soap.ACTION_NOT_SUPPORTED)
             if request.name == "Command":
@@ -192,7 +193,10 @@ class WinRMService:
     def _get(self, request: Request) -> bytes:
         if request.resource_uri.lower() == CONFIG:
             return soap.response(request, self.config.element())
-        shell = self._shell(request)
+        with self._lock:
+            shell = self._shells.get(request.shell_id)
+        if shell is None:
+            raise WSManFault(soap.INVALID_SELECTORS)
         return soap.response(request, _shell_info(shell.shell_id, request, "stdin pr", "stdout"))
 
 

@@ -11,24 +11,26 @@ It knows nothing about SOAP, HTTP or the FakeHost.
 from __future__ import annotations
 
 import functools
+import struct
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psrpcore
-from psrpcore.types import PSCustomObject, PSInvocationState, PSVersion
+from psrpcore.types import PSCustomObject, PSInvocationState, PSRPMessageType, PSVersion
 
 from ddperm.testing.errors import ErrorRecord as TwinErrorRecord
+from ddperm.testing.errors import scripts_not_allowed
 from ddperm.testing.winrm import soap
 from ddperm.testing.winrm.outbox import Outbox, Received
 from ddperm.testing.winrm.records import error_record
 from ddperm.testing.winrm.soap import WSManFault
 
-STOP = ("powershell/signal/crtl_c", "powershell/signal/ctrl_c")
-"""Stop signal codes (ends of): MS-PSRP spells it "crtl_c"; pypsrp 0.9 sends "ctrl_c"."""
-TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
+STOP = "powershell/signal/crtl_c"
+"""The one stop code, compared ordinally (MS-PSRP 3.1.5.3.9; PowerShell's WSManPlugin.cs
+PerformWSManPluginSignal). Any other code closes the command."""
 MIN_ENVELOPE = 153_600
 _STREAM_OVERHEAD = 2048  # room for the SOAP envelope around a Receive's streams
 _FINISHED = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped)
@@ -131,23 +133,23 @@ class PowerShellShell:
         return self.outbox.take(command_id, limit, wait)
 
     def signal(self, command_id: str, code: str) -> None:
-        """Stop a pipeline (it ends Stopped) or terminate a command (it is forgotten)."""
+        """Stop a pipeline on the exact STOP code (it ends Stopped); any other code, to a
+        command, closes it (it is forgotten); to the pool, nothing happens."""
         if not self.outbox.knows(command_id):
             raise WSManFault(soap.COMMAND_NOT_FOUND)
+        if not command_id:
+            return
         with self.outbox.changed:
             pipeline = self._pool.pipeline_table.get(uuid.UUID(command_id))
-            code = code.lower()
-            if code.endswith(STOP):
+            if code == STOP:
                 if pipeline is not None and pipeline.state == PSInvocationState.Running:
                     pipeline.stop()
                     self._drain()
-            elif code == TERMINATE:
-                if pipeline is not None:
-                    self._pool.pipeline_table.pop(pipeline.pipeline_id, None)
-                    pipeline.state = PSInvocationState.Stopped
-                self.outbox.forget(command_id)
-            else:
-                raise WSManFault(soap.INVALID_REQUEST)
+                return
+            if pipeline is not None:
+                self._pool.pipeline_table.pop(pipeline.pipeline_id, None)
+                pipeline.state = PSInvocationState.Stopped
+            self.outbox.forget(command_id)
 
     def close(self) -> None:
         self.outbox.close()
@@ -176,7 +178,10 @@ class PowerShellShell:
         """
         while (payload := self._pool.data_to_send(payload_budget(MIN_ENVELOPE))) is not None:
             target = str(payload.pipeline_id).upper() if payload.pipeline_id else ""
-            self.outbox.put(target, "stdout", payload.data)
+            for fragment, kind in _fragments(payload.data):
+                if kind == PSRPMessageType.RunspacePoolState:
+                    self.outbox.end_answer(target)  # Windows sends the pool state apart
+                self.outbox.put(target, "stdout", fragment)  # one per rsp:Stream, as Windows
         for pipeline_id, pipeline in list(self._pool.pipeline_table.items()):
             if pipeline.state in _FINISHED:
                 self.outbox.finish(str(pipeline_id).upper())
@@ -249,19 +254,36 @@ class PowerShellShell:
         pipeline.complete()
 
 
+_FRAGMENT_HEADER = struct.Struct(">QQBI")
+"""MS-PSRP 2.2.4 fragment header: ObjectId, FragmentId, flags (1: start, 2: end), length."""
+
+
+def _fragments(data: bytes) -> Iterator[tuple[bytes, int | None]]:
+    """Each PSRP fragment of ``data`` and the message type it starts (None: a later part)."""
+    offset = 0
+    while offset < len(data):
+        _, _, flags, length = _FRAGMENT_HEADER.unpack_from(data, offset)
+        blob = offset + _FRAGMENT_HEADER.size
+        # MS-PSRP 2.2.1: a message starts with Destination, then MessageType (both LE 32-bit)
+        kind = int.from_bytes(data[blob + 4 : blob + 8], "little") if flags & 1 else None
+        yield data[offset : blob + length], kind
+        offset = blob + length
+
+
 def _one_script(pipeline: psrpcore.ServerPipeline) -> tuple[str, dict[str, Any], bool]:
     """Script text, named parameters and UseLocalScope of a one-command pipeline (all
     ddperm sends)."""
     commands = pipeline.metadata.commands if pipeline.metadata is not None else []
+    text = str(commands[0].command_text) if commands else ""
     if len(commands) != 1 or not commands[0].is_script:
-        raise not_a_vetted_script()
+        raise scripts_not_allowed(text)
     command = commands[0]
     params: dict[str, Any] = {}
     for name, value in command.parameters:
         if name is None:
-            raise not_a_vetted_script()
+            raise scripts_not_allowed(text)
         params[str(name)] = plain(value)
-    return str(command.command_text), params, command.use_local_scope is True
+    return text, params, command.use_local_scope is True
 
 
 def pipeline_commands(pipeline: psrpcore.ServerPipeline) -> list[PipelineCommand]:
@@ -288,18 +310,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return str(value)
-
-
-def not_a_vetted_script() -> TwinErrorRecord:
-    """What a restricted (no-language) endpoint says to text it will not run."""
-    return TwinErrorRecord(
-        "The syntax is not supported by this runspace. This can occur if the runspace is in "
-        "no-language mode.",
-        "ScriptsNotAllowed",
-        "ParserError",
-        "",
-        "System.Management.Automation.PSInvalidOperationException",
-    )
 
 
 def _fail(pipeline: psrpcore.ServerPipeline, record: TwinErrorRecord, script: str) -> None:

@@ -37,7 +37,12 @@ IDENTIFY = "Identify"
 """The action name the twin gives an Identify request (which carries no wsa:Action)."""
 ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
 _FAULT_DETAIL = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/"
-_DURATION = re.compile(r"^PT(?P<seconds>\d+(?:\.\d+)?)S$")
+_DURATION = re.compile(
+    r"^P(?:(?P<D>\d+)D)?(?:T(?=\d)(?:(?P<H>\d+)H)?(?:(?P<M>\d+)M)?(?:(?P<S>\d+(?:\.\d+)?)S)?)?$"
+)
+_SECONDS = {"D": 86400, "H": 3600, "M": 60, "S": 1}
+DEFAULT_TIMEOUT = 60.0
+"""Seconds a request without OperationTimeout may take (WinRM's default, 60 s)."""
 
 
 def q(prefix: str, name: str) -> str:
@@ -56,6 +61,8 @@ class Fault:
     """s:Sender (the request was wrong) or s:Receiver (the service could not do it)."""
     detail: str = ""
     """The wsman:FaultDetail name under .../wsman/faultDetail/, if any."""
+    reason: str = ""
+    """The s:Reason text when it is more generic than the message (else the message)."""
 
 
 OPERATION_TIMED_OUT = Fault(
@@ -65,6 +72,14 @@ OPERATION_TIMED_OUT = Fault(
     "OperationTimeout.  ",
     sender=False,
 )
+_BAD_SELECTORS = (
+    "The WS-Management service cannot process the request because the request contained "
+    "invalid selectors for the resource. "
+)
+INVALID_SELECTORS = Fault(
+    0x8033805B, "w:InvalidSelectors", _BAD_SELECTORS, detail="UnexpectedSelectors"
+)
+"""A Get on a shell that does not exist (any more)."""
 SHELL_NOT_FOUND = Fault(
     0x8033805B,
     "w:InvalidSelectors",
@@ -73,6 +88,7 @@ SHELL_NOT_FOUND = Fault(
     "shell no longer exists on the server. Provide the correct ShellId or create a new shell and "
     "retry the operation.",
     detail="UnexpectedSelectors",
+    reason=_BAD_SELECTORS,
 )
 COMMAND_NOT_FOUND = Fault(
     0x8033805B,
@@ -81,6 +97,7 @@ COMMAND_NOT_FOUND = Fault(
     "that does not exist. Either the command has completed execution or the client specified an "
     "invalid command identifier. ",
     detail="UnexpectedSelectors",
+    reason=_BAD_SELECTORS,
 )
 RESOURCE_NOT_FOUND = Fault(
     0x8033803B,
@@ -114,6 +131,14 @@ INTERNAL_ERROR = Fault(
     "An error was encountered inside the plugin. ",
     sender=False,
 )
+INVALID_HEADER = Fault(
+    0x8033800F,
+    "a:InvalidMessageInformationHeader",
+    "The WS-Management service cannot process the request. The XML contains an invalid "
+    "timeout field in the SOAP header: {timeout}. ",
+    reason="The WS-Management service cannot process the request. The request contains one "
+    "or more invalid SOAP headers. ",
+)
 SERVICE_BUSY = Fault(
     170,  # ERROR_BUSY
     "w:QuotaLimit",
@@ -141,12 +166,24 @@ class Request:
     selectors: dict[str, str]
     options: dict[str, str]
     max_envelope_size: int
-    operation_timeout: float
+    timeout_header: str
+    """The wsman:OperationTimeout text as sent ("" when absent)."""
     body: ET.Element
 
     @property
     def shell_id(self) -> str:
         return self.selectors.get("ShellId", "").upper()
+
+    @property
+    def operation_timeout(self) -> float:
+        """OperationTimeout in seconds (an xs:duration such as PT20S, PT1.5S, PT1M, PT1H);
+        ``WSManFault`` ``INVALID_HEADER`` when it is not one."""
+        if not self.timeout_header:
+            return DEFAULT_TIMEOUT
+        found = _DURATION.match(self.timeout_header)
+        if found is None or found.group(0) == "P":
+            raise WSManFault(INVALID_HEADER, timeout=self.timeout_header)
+        return sum(float(found[unit] or 0) * scale for unit, scale in _SECONDS.items())
 
     @property
     def name(self) -> str:
@@ -172,7 +209,6 @@ def parse_request(data: bytes) -> Request:
     action = _text(header, "wsa:Action")
     if not action and body.find("wsmid:Identify", NS) is not None:
         action = IDENTIFY
-    timeout = _DURATION.match(_text(header, "wsman:OperationTimeout"))
     return Request(
         action=action,
         message_id=_text(header, "wsa:MessageID"),
@@ -180,7 +216,7 @@ def parse_request(data: bytes) -> Request:
         selectors=_named(header, "wsman:SelectorSet/wsman:Selector"),
         options=_named(header, "wsman:OptionSet/wsman:Option"),
         max_envelope_size=int(_text(header, "wsman:MaxEnvelopeSize") or 153600),
-        operation_timeout=float(timeout["seconds"]) if timeout else 60.0,
+        timeout_header=_text(header, "wsman:OperationTimeout"),
         body=body,
     )
 
@@ -228,7 +264,8 @@ def fault(request: Request | None, what: Fault, **details: str) -> bytes:
     ET.SubElement(ET.SubElement(code, q("s", "Subcode")), q("s", "Value")).text = what.subcode
     message = what.message.format(**details)
     reason = ET.SubElement(element, q("s", "Reason"))
-    ET.SubElement(reason, q("s", "Text"), {q("xml", "lang"): "en-US"}).text = message
+    text = what.reason.format(**details) or message
+    ET.SubElement(reason, q("s", "Text"), {q("xml", "lang"): "en-US"}).text = text
     detail = ET.SubElement(element, q("s", "Detail"))
     if what.detail:
         ET.SubElement(detail, q("wsman", "FaultDetail")).text = _FAULT_DETAIL + what.detail
