@@ -181,29 +181,31 @@ def test_uninstall_removes_the_units(tmp_path: Path) -> None:
     assert ["disable", "--now", "ddperm.socket", "ddperm.service"] in calls
 
 
-def _wait_for(path: Path, activator: subprocess.Popen[bytes]) -> None:
-    """Until systemd-socket-activate has bound ``path`` (it may be slow on a busy machine)."""
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        if activator.poll() is not None or time.monotonic() > deadline:
-            activator.kill()
-            _, errors = activator.communicate()
-            raise AssertionError(f"systemd-socket-activate did not listen: {errors!r}")
-        time.sleep(0.01)
-
-
-@needs_systemd
-def test_socket_activation_serves_the_first_connection(tmp_path: Path) -> None:
-    settings = linux_settings(tmp_path)
+def _activate(settings: ServiceSettings) -> tuple[Path, subprocess.Popen[bytes]]:
+    """``ddperm serve --systemd`` under systemd-socket-activate, once it has bound the socket
+    (it may be slow on a busy machine)."""
     socket_path = Path(settings.address)
     socket_path.parent.mkdir(mode=0o755)
     command = [
         "systemd-socket-activate", "-l", str(socket_path),
         sys.executable, "-m", "ddperm", "serve", "--systemd", *settings.serve_arguments(),
     ]  # fmt: skip
-    activator = subprocess.Popen(command, stderr=subprocess.PIPE, env=os.environ | {"CI": "1"})
+    activator = subprocess.Popen(command, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not socket_path.exists():
+        if activator.poll() is not None or time.monotonic() > deadline:
+            activator.kill()
+            _, errors = activator.communicate()
+            raise AssertionError(f"systemd-socket-activate did not listen: {errors!r}")
+        time.sleep(0.01)
+    return socket_path, activator
+
+
+@needs_systemd
+def test_socket_activation_serves_the_first_connection(tmp_path: Path) -> None:
+    settings = linux_settings(tmp_path)
+    socket_path, activator = _activate(settings)
     try:
-        _wait_for(socket_path, activator)
         # What SocketUser=root, SocketGroup=, SocketMode=0660 would have done:
         os.chown(socket_path, os.geteuid(), os.getegid())
         os.chmod(socket_path, 0o660)
@@ -222,16 +224,8 @@ def test_socket_activation_serves_the_first_connection(tmp_path: Path) -> None:
 
 @needs_systemd
 def test_an_inherited_socket_others_may_use_is_refused(tmp_path: Path) -> None:
-    settings = linux_settings(tmp_path)
-    socket_path = Path(settings.address)
-    socket_path.parent.mkdir(mode=0o755)
-    command = [
-        "systemd-socket-activate", "-l", str(socket_path),
-        sys.executable, "-m", "ddperm", "serve", "--systemd", *settings.serve_arguments(),
-    ]  # fmt: skip
-    activator = subprocess.Popen(command, stderr=subprocess.PIPE)
+    socket_path, activator = _activate(linux_settings(tmp_path))
     try:
-        _wait_for(socket_path, activator)
         os.chmod(socket_path, 0o666)  # anyone could connect: the service must not serve it
         with pytest.raises(Exception), Client(str(socket_path), timeout=10) as client:
             client.request("version")
