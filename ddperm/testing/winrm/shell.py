@@ -103,7 +103,7 @@ class PowerShellShell:
         self._pipelines = pipelines  # a JEA session: every pipeline goes there
         private = {"PSVersionTable": version_table(host.powershell_version)}
         self._pool = psrpcore.ServerRunspacePool(application_private_data=private)
-        self._running = 0
+        self._holding: set[uuid.UUID] = set()  # pipelines that hold a runspace now
 
     def feed(self, data: bytes, command_id: str = "", *, delay: float = 0.0) -> None:
         """Take PSRP fragments for the pool or a command; act on the messages they complete.
@@ -144,12 +144,16 @@ class PowerShellShell:
             if code == STOP:
                 if pipeline is not None and pipeline.state == PSInvocationState.Running:
                     pipeline.stop()
+                    self._holding.discard(pipeline.pipeline_id)
                     self._drain()
+                    self.outbox.changed.notify_all()
                 return
             if pipeline is not None:
                 self._pool.pipeline_table.pop(pipeline.pipeline_id, None)
                 pipeline.state = PSInvocationState.Stopped
+                self._holding.discard(pipeline.pipeline_id)  # its runspace is free at once
             self.outbox.forget(command_id)
+            self.outbox.changed.notify_all()
 
     def close(self) -> None:
         self.outbox.close()
@@ -161,7 +165,7 @@ class PowerShellShell:
         elif isinstance(event, psrpcore.GetCommandMetadataEvent):
             self._no_metadata(pool.pipeline_table[event.pipeline_id])
         elif isinstance(event, psrpcore.GetAvailableRunspacesEvent):
-            pool.runspace_availability_response(event.ci, pool.max_runspaces - self._running)
+            pool.runspace_availability_response(event.ci, pool.max_runspaces - len(self._holding))
         elif isinstance(event, psrpcore.SetMaxRunspacesEvent):
             ok = event.count >= max(1, pool.min_runspaces)
             pool.runspace_availability_response(event.ci, ok)
@@ -221,17 +225,17 @@ class PowerShellShell:
             return self.outbox.closed or pipeline.state != PSInvocationState.Running
 
         with changed:
-            changed.wait_for(lambda: gone() or self._running < self._pool.max_runspaces)
+            changed.wait_for(lambda: gone() or len(self._holding) < self._pool.max_runspaces)
             if gone():
                 return
-            self._running += 1
+            self._holding.add(pipeline.pipeline_id)
             changed.wait_for(gone, timeout=delay)
         try:
             output: str | TwinErrorRecord = run() if not gone() else ""
         except TwinErrorRecord as record:
             output = record
         with changed:
-            self._running -= 1
+            self._holding.discard(pipeline.pipeline_id)
             if not gone():
                 if isinstance(output, TwinErrorRecord):
                     _fail(pipeline, output, text)
